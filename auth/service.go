@@ -1,0 +1,558 @@
+// Package auth is gatehouse's core: accounts, password sign-in, sessions and
+// their revocation. It knows nothing of HTTP or SQL; package httpapi calls
+// it and the store backends serve it.
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/gatehouse/gatehouse/apperr"
+	"github.com/gatehouse/gatehouse/password"
+	"github.com/gatehouse/gatehouse/store"
+	"github.com/gatehouse/gatehouse/throttle"
+)
+
+// RoleAdmin is the built-in role that may use the admin API.
+const RoleAdmin = "admin"
+
+// maxUserAgent bounds the User-Agent kept with a session.
+const maxUserAgent = 512
+
+// Config holds the session rules. NewService fills zero fields with the
+// defaults named on each field.
+type Config struct {
+	IdleTimeout      time.Duration // default 24h
+	AbsoluteLifetime time.Duration // default 30 days
+	// TouchInterval is how stale LastSeenAt may get before a request
+	// writes it again; it keeps the store out of the per-request path.
+	TouchInterval time.Duration // default 1 minute
+	Now           func() time.Time
+}
+
+func (c *Config) fill() {
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 24 * time.Hour
+	}
+	if c.AbsoluteLifetime <= 0 {
+		c.AbsoluteLifetime = 30 * 24 * time.Hour
+	}
+	if c.TouchInterval <= 0 {
+		c.TouchInterval = time.Minute
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Deps are the parts a Service is built from.
+type Deps struct {
+	Store  store.Store
+	Hasher *password.Hasher
+	Policy password.Policy
+	// AccountLimiter throttles failed sign-ins per account, IPLimiter per
+	// client address. Either may be nil to switch it off.
+	AccountLimiter throttle.Limiter
+	IPLimiter      throttle.Limiter
+	// OnRevoke, if set, hears of every session that ends before its time
+	// (logout, revocation, force logout), so tokens minted from it can be
+	// revoked too.
+	OnRevoke func(ctx context.Context, sessions []store.Session)
+	Logger   *slog.Logger
+}
+
+// Service carries out sign-up, sign-in and session management.
+type Service struct {
+	cfg  Config
+	deps Deps
+	log  *slog.Logger
+}
+
+// NewService returns a Service. It starts nothing; call Run for the sweeper.
+func NewService(cfg Config, deps Deps) *Service {
+	cfg.fill()
+	log := deps.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{cfg: cfg, deps: deps, log: log}
+}
+
+// Config returns the effective session rules.
+func (s *Service) Config() Config { return s.cfg }
+
+// Client describes where a request comes from.
+type Client struct {
+	IP        string
+	UserAgent string
+}
+
+// SignIn is the result of a successful sign-up or sign-in.
+type SignIn struct {
+	User    store.User
+	Session store.Session
+	// Token is the secret session token; it goes to the client once and is
+	// never stored.
+	Token string
+}
+
+// Principal is an authenticated caller.
+type Principal struct {
+	User    store.User
+	Session store.Session
+}
+
+// IsAdmin reports whether the caller holds the admin role.
+func (p Principal) IsAdmin() bool { return slices.Contains(p.User.Roles, RoleAdmin) }
+
+var (
+	errBadCredentials = apperr.New(apperr.Unauthenticated, "Email or password is incorrect.")
+	errNoSession      = apperr.New(apperr.Unauthenticated, "You are not signed in, or your session has ended. Please sign in.")
+	errDisabled       = apperr.New(apperr.Forbidden, "This account is disabled. Contact an administrator.")
+	errBusy           = apperr.Retry(apperr.Unavailable, "The server is busy checking passwords; please try again in a moment.", 2*time.Second)
+)
+
+// CreateUser makes an account after checking the email and the password
+// policy. It does not sign in.
+func (s *Service) CreateUser(ctx context.Context, email, pw string, roles []string) (store.User, error) {
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		return store.User{}, err
+	}
+	if err := s.deps.Policy.Check(pw); err != nil {
+		return store.User{}, apperr.Wrap(apperr.Unprocessable, err.Error(), err)
+	}
+	hash, err := s.deps.Hasher.Hash(ctx, pw)
+	if err != nil {
+		return store.User{}, s.hashError(err)
+	}
+	if err := ValidateRoles(roles); err != nil {
+		return store.User{}, err
+	}
+	now := s.now()
+	roles = normalizeRoles(roles)
+	u := store.User{ID: NewID("usr_"), Email: email, PasswordHash: hash, Roles: roles, CreatedAt: now, UpdatedAt: now}
+	if err := s.deps.Store.CreateUser(ctx, u); err != nil {
+		if errors.Is(err, store.ErrAlreadyExists) {
+			return store.User{}, apperr.Wrap(apperr.Conflict, "An account with this email already exists. Sign in instead.", err)
+		}
+		return store.User{}, err
+	}
+	s.log.InfoContext(ctx, "user created", "user_id", u.ID, "roles", roles)
+	return u, nil
+}
+
+// Signup creates an account and signs it in.
+func (s *Service) Signup(ctx context.Context, email, pw string, c Client) (SignIn, error) {
+	u, err := s.CreateUser(ctx, email, pw, nil)
+	if err != nil {
+		return SignIn{}, err
+	}
+	return s.startSession(ctx, u, c)
+}
+
+// Login checks an email and password and starts a new session. Unknown
+// email and wrong password give the same error after the same work.
+func (s *Service) Login(ctx context.Context, email, pw string, c Client) (SignIn, error) {
+	norm, err := NormalizeEmail(email)
+	if err != nil {
+		return SignIn{}, err
+	}
+	if pw == "" {
+		return SignIn{}, apperr.New(apperr.Unprocessable, "Password is required.")
+	}
+	if len(pw) > s.deps.Policy.MaxLength*4 { // bytes: at most 4 per code point
+		return SignIn{}, errBadCredentials
+	}
+	acctKey, ipKey := "acct:"+norm, "ip:"+c.IP
+	if err := s.checkThrottle(ctx, acctKey, ipKey); err != nil {
+		return SignIn{}, err
+	}
+
+	u, err := s.deps.Store.UserByEmail(ctx, norm)
+	if errors.Is(err, store.ErrNotFound) {
+		if err := s.deps.Hasher.VerifyDummy(ctx, pw); err != nil {
+			return SignIn{}, s.hashError(err)
+		}
+		s.recordFailure(ctx, acctKey, ipKey)
+		s.log.InfoContext(ctx, "sign-in failed", "reason", "unknown email")
+		return SignIn{}, errBadCredentials
+	}
+	if err != nil {
+		return SignIn{}, err
+	}
+	ok, rehash, err := s.deps.Hasher.Verify(ctx, pw, u.PasswordHash)
+	if err != nil {
+		if errors.Is(err, password.ErrBusy) {
+			return SignIn{}, s.hashError(err)
+		}
+		// A stored hash we cannot read is our problem, not the caller's,
+		// but it still must not sign anyone in.
+		s.log.ErrorContext(ctx, "stored password hash unreadable", "user_id", u.ID, "err", err)
+		return SignIn{}, errBadCredentials
+	}
+	if !ok {
+		s.recordFailure(ctx, acctKey, ipKey)
+		s.log.InfoContext(ctx, "sign-in failed", "reason", "wrong password", "user_id", u.ID)
+		return SignIn{}, errBadCredentials
+	}
+	if u.Disabled {
+		s.log.InfoContext(ctx, "sign-in refused", "reason", "disabled", "user_id", u.ID)
+		return SignIn{}, errDisabled
+	}
+	if s.deps.AccountLimiter != nil {
+		if err := s.deps.AccountLimiter.Reset(ctx, acctKey); err != nil {
+			s.log.WarnContext(ctx, "throttle reset failed", "err", err)
+		}
+	}
+	if rehash {
+		s.upgradeHash(ctx, u.ID, pw)
+	}
+	return s.startSession(ctx, u, c)
+}
+
+func (s *Service) checkThrottle(ctx context.Context, acctKey, ipKey string) error {
+	var wait time.Duration
+	for _, l := range []struct {
+		lim throttle.Limiter
+		key string
+	}{{s.deps.AccountLimiter, acctKey}, {s.deps.IPLimiter, ipKey}} {
+		if l.lim == nil {
+			continue
+		}
+		d, err := l.lim.Wait(ctx, l.key)
+		if err != nil {
+			return err
+		}
+		wait = max(wait, d)
+	}
+	if wait > 0 {
+		return apperr.Retry(apperr.TooManyRequests, "Too many failed sign-in attempts. Wait a moment and try again.", wait)
+	}
+	return nil
+}
+
+func (s *Service) recordFailure(ctx context.Context, acctKey, ipKey string) {
+	if s.deps.AccountLimiter != nil {
+		if err := s.deps.AccountLimiter.Fail(ctx, acctKey); err != nil {
+			s.log.WarnContext(ctx, "throttle record failed", "err", err)
+		}
+	}
+	if s.deps.IPLimiter != nil {
+		if err := s.deps.IPLimiter.Fail(ctx, ipKey); err != nil {
+			s.log.WarnContext(ctx, "throttle record failed", "err", err)
+		}
+	}
+}
+
+// upgradeHash re-hashes a password whose stored hash uses old parameters
+// or bcrypt. It is best effort: sign-in goes on if it fails.
+func (s *Service) upgradeHash(ctx context.Context, userID, pw string) {
+	hash, err := s.deps.Hasher.Hash(ctx, pw)
+	if err != nil {
+		return
+	}
+	_, err = s.deps.Store.UpdateUser(ctx, userID, func(u *store.User) error {
+		u.PasswordHash = hash
+		u.UpdatedAt = s.now()
+		return nil
+	})
+	if err != nil {
+		s.log.WarnContext(ctx, "password rehash failed", "user_id", userID, "err", err)
+	}
+}
+
+func (s *Service) hashError(err error) error {
+	if errors.Is(err, password.ErrBusy) {
+		return errBusy
+	}
+	return err
+}
+
+// startSession creates a brand-new session: a fresh token on every sign-in,
+// so a token planted before sign-in (fixation) is never promoted.
+func (s *Service) startSession(ctx context.Context, u store.User, c Client) (SignIn, error) {
+	now := s.now()
+	token, hash := newSessionToken()
+	sess := store.Session{
+		ID:            NewID("ses_"),
+		TokenHash:     hash,
+		UserID:        u.ID,
+		CreatedAt:     now,
+		AuthTime:      now,
+		LastSeenAt:    now,
+		IdleExpiresAt: s.idleDeadline(now, now.Add(s.cfg.AbsoluteLifetime)),
+		ExpiresAt:     now.Add(s.cfg.AbsoluteLifetime),
+		IP:            c.IP,
+		UserAgent:     truncate(c.UserAgent, maxUserAgent),
+	}
+	if err := s.deps.Store.CreateSession(ctx, sess); err != nil {
+		return SignIn{}, err
+	}
+	s.log.InfoContext(ctx, "signed in", "user_id", u.ID, "session_id", sess.ID)
+	return SignIn{User: u, Session: sess, Token: token}, nil
+}
+
+func (s *Service) idleDeadline(now, absolute time.Time) time.Time {
+	d := now.Add(s.cfg.IdleTimeout)
+	if d.After(absolute) {
+		return absolute
+	}
+	return d
+}
+
+// Authenticate resolves a session token to its caller. It refuses expired
+// sessions and disabled users, and renews the idle clock at most once per
+// TouchInterval.
+func (s *Service) Authenticate(ctx context.Context, token string, c Client) (Principal, error) {
+	if !wellFormedToken(token) {
+		return Principal{}, errNoSession
+	}
+	sess, err := s.deps.Store.SessionByTokenHash(ctx, HashToken(token))
+	if errors.Is(err, store.ErrNotFound) {
+		return Principal{}, errNoSession
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	now := s.now()
+	if sess.Expired(now) {
+		return Principal{}, errNoSession
+	}
+	u, err := s.deps.Store.UserByID(ctx, sess.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return Principal{}, errNoSession
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	if u.Disabled {
+		return Principal{}, errDisabled
+	}
+	if now.Sub(sess.LastSeenAt) >= s.cfg.TouchInterval {
+		idle := s.idleDeadline(now, sess.ExpiresAt)
+		err := s.deps.Store.TouchSession(ctx, sess.ID, now, idle, c.IP)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return Principal{}, errNoSession
+		case err != nil:
+			// The session is valid; a failed bookkeeping write must not
+			// sign the user out.
+			s.log.WarnContext(ctx, "session touch failed", "session_id", sess.ID, "err", err)
+		default:
+			sess.LastSeenAt, sess.IdleExpiresAt, sess.IP = now, idle, c.IP
+		}
+	}
+	return Principal{User: u, Session: sess}, nil
+}
+
+// Logout ends one session.
+func (s *Service) Logout(ctx context.Context, sess store.Session) error {
+	if err := s.deps.Store.DeleteSession(ctx, sess.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	s.revoked(ctx, []store.Session{sess})
+	s.log.InfoContext(ctx, "signed out", "user_id", sess.UserID, "session_id", sess.ID)
+	return nil
+}
+
+// ListSessions returns the user's live sessions, newest first.
+func (s *Service) ListSessions(ctx context.Context, userID string) ([]store.Session, error) {
+	all, err := s.deps.Store.ListUserSessions(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	return slices.DeleteFunc(all, func(x store.Session) bool { return x.Expired(now) }), nil
+}
+
+// RevokeSession ends one of the user's own sessions. A session of another
+// user is reported as not found, so IDs cannot be probed.
+func (s *Service) RevokeSession(ctx context.Context, userID, sessionID string) error {
+	sess, err := s.deps.Store.SessionByID(ctx, sessionID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && sess.UserID != userID) {
+		return apperr.New(apperr.NotFound, "No such session.")
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.deps.Store.DeleteSession(ctx, sessionID); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return apperr.New(apperr.NotFound, "No such session.")
+		}
+		return err
+	}
+	s.revoked(ctx, []store.Session{sess})
+	s.log.InfoContext(ctx, "session revoked", "user_id", userID, "session_id", sessionID)
+	return nil
+}
+
+// RevokeSessions ends every session of the user but except (which may be
+// empty to end them all) and returns how many ended.
+func (s *Service) RevokeSessions(ctx context.Context, userID, except string) (int, error) {
+	gone, err := s.deps.Store.DeleteUserSessions(ctx, userID, except)
+	if err != nil {
+		return 0, err
+	}
+	s.revoked(ctx, gone)
+	s.log.InfoContext(ctx, "sessions revoked", "user_id", userID, "count", len(gone), "kept", except)
+	return len(gone), nil
+}
+
+func (s *Service) revoked(ctx context.Context, sessions []store.Session) {
+	if s.deps.OnRevoke != nil && len(sessions) > 0 {
+		s.deps.OnRevoke(ctx, sessions)
+	}
+}
+
+// User returns one user, as NotFound when missing.
+func (s *Service) User(ctx context.Context, id string) (store.User, error) {
+	u, err := s.deps.Store.UserByID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.User{}, apperr.Wrap(apperr.NotFound, "No such user.", err)
+	}
+	return u, err
+}
+
+// UserByEmail returns one user by email, as NotFound when missing.
+func (s *Service) UserByEmail(ctx context.Context, email string) (store.User, error) {
+	norm, err := NormalizeEmail(email)
+	if err != nil {
+		return store.User{}, err
+	}
+	u, err := s.deps.Store.UserByEmail(ctx, norm)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.User{}, apperr.Wrap(apperr.NotFound, "No user with this email.", err)
+	}
+	return u, err
+}
+
+// ListUsers pages through users.
+func (s *Service) ListUsers(ctx context.Context, opts store.ListUsersOptions) ([]store.User, error) {
+	return s.deps.Store.ListUsers(ctx, opts)
+}
+
+// CountUsers tells how many accounts exist (zero on a fresh install).
+func (s *Service) CountUsers(ctx context.Context) (int, error) {
+	return s.deps.Store.CountUsers(ctx)
+}
+
+// SetRoles replaces the user's roles.
+func (s *Service) SetRoles(ctx context.Context, userID string, roles []string) (store.User, error) {
+	if err := ValidateRoles(roles); err != nil {
+		return store.User{}, err
+	}
+	roles = normalizeRoles(roles)
+	u, err := s.updateUser(ctx, userID, func(u *store.User) error {
+		u.Roles = roles
+		return nil
+	})
+	if err == nil {
+		s.log.InfoContext(ctx, "roles set", "user_id", userID, "roles", roles)
+	}
+	return u, err
+}
+
+// SetDisabled disables or enables an account. Disabling ends every session.
+func (s *Service) SetDisabled(ctx context.Context, userID string, disabled bool) (store.User, error) {
+	u, err := s.updateUser(ctx, userID, func(u *store.User) error {
+		u.Disabled = disabled
+		return nil
+	})
+	if err != nil {
+		return u, err
+	}
+	s.log.InfoContext(ctx, "user disabled changed", "user_id", userID, "disabled", disabled)
+	if disabled {
+		if _, err := s.RevokeSessions(ctx, userID, ""); err != nil {
+			return u, err
+		}
+	}
+	return u, nil
+}
+
+func (s *Service) updateUser(ctx context.Context, userID string, fn func(u *store.User) error) (store.User, error) {
+	u, err := s.deps.Store.UpdateUser(ctx, userID, func(u *store.User) error {
+		if err := fn(u); err != nil {
+			return err
+		}
+		u.UpdatedAt = s.now()
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return store.User{}, apperr.Wrap(apperr.NotFound, "No such user.", err)
+	}
+	return u, err
+}
+
+// SweepExpired deletes the sessions that have expired by now.
+func (s *Service) SweepExpired(ctx context.Context) (int, error) {
+	return s.deps.Store.DeleteExpiredSessions(ctx, s.now())
+}
+
+// Run sweeps expired sessions every interval until ctx ends.
+func (s *Service) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := s.SweepExpired(ctx)
+			if err != nil && ctx.Err() == nil {
+				s.log.WarnContext(ctx, "session sweep failed", "err", err)
+			} else if n > 0 {
+				s.log.InfoContext(ctx, "expired sessions swept", "count", n)
+			}
+		}
+	}
+}
+
+// now is the injected clock in UTC, cut to the millisecond the stores keep,
+// so a record reads back exactly as it was written.
+func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Millisecond) }
+
+// ValidateRoles checks role names: 1–64 characters of a-z, 0-9, '_', '-',
+// '.' and ':', starting with a letter or digit.
+func ValidateRoles(roles []string) error {
+	for _, r := range roles {
+		if !validRole(r) {
+			return apperr.New(apperr.Unprocessable, fmt.Sprintf("Role %q is not a valid name: use 1–64 lower-case letters, digits, '_', '-', '.' or ':'.", truncate(r, 80)))
+		}
+	}
+	return nil
+}
+
+func validRole(r string) bool {
+	if len(r) == 0 || len(r) > 64 {
+		return false
+	}
+	for i, c := range r {
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case i > 0 && (c == '_' || c == '-' || c == '.' || c == ':'):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// normalizeRoles drops duplicates and sorts.
+func normalizeRoles(roles []string) []string {
+	out := slices.Clone(roles)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

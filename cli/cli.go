@@ -1,0 +1,424 @@
+// Package cli is gatehouse's command line: serve, user, sessions, migrate
+// and version. It parses flags and configuration and calls into the other
+// packages; cmd/gatehouse only calls Main.
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/gatehouse/gatehouse/apperr"
+	"github.com/gatehouse/gatehouse/auth"
+	"github.com/gatehouse/gatehouse/config"
+	"github.com/gatehouse/gatehouse/server"
+	"github.com/gatehouse/gatehouse/store"
+	"github.com/gatehouse/gatehouse/useragent"
+)
+
+// Version is the gatehouse version, set at build time with
+// -ldflags "-X github.com/gatehouse/gatehouse/cli.Version=…".
+var Version = "dev"
+
+// Env is what a command runs with: its streams and environment.
+type Env struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Getenv func(string) string
+}
+
+// errUsage marks a usage error already explained on stderr.
+var errUsage = errors.New("usage")
+
+const usage = `gatehouse: authentication, sessions and authorization server.
+
+Usage:
+  gatehouse serve [flags]                       run the server
+  gatehouse user add EMAIL [--role R]...        create a user (password on stdin)
+  gatehouse user list [--json]                  list users
+  gatehouse user set-roles USER [ROLE]...       replace a user's roles
+  gatehouse user disable|enable USER            disable (and sign out) or enable a user
+  gatehouse sessions list USER [--json]         list a user's sessions
+  gatehouse sessions revoke USER [SESSION_ID]   end one session, or all of the user's
+  gatehouse migrate                             create or upgrade the store's schema
+  gatehouse version                             print the version
+
+USER is a user ID or an email. Every command takes --store and --config;
+every flag can also be set as GATEHOUSE_<FLAG> (e.g. GATEHOUSE_STORE).
+Run "gatehouse COMMAND --help" for a command's flags.
+`
+
+// Main runs the command line and returns the process exit code.
+func Main(ctx context.Context, args []string, env Env) int {
+	if env.Getenv == nil {
+		env.Getenv = os.Getenv
+	}
+	err := run(ctx, args, env)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	default:
+		fmt.Fprintf(env.Stderr, "gatehouse: %s\n", message(err))
+		return 1
+	}
+}
+
+// message is the sentence for a person: an apperr's message, else the error.
+func message(err error) string {
+	var e *apperr.Error
+	if errors.As(err, &e) && e.Code != apperr.Internal {
+		return e.Message
+	}
+	return err.Error()
+}
+
+func run(ctx context.Context, args []string, env Env) error {
+	if len(args) == 0 {
+		fmt.Fprint(env.Stderr, usage)
+		return errUsage
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return serve(ctx, rest, env)
+	case "user", "users":
+		return userCmd(ctx, rest, env)
+	case "sessions", "session":
+		return sessionsCmd(ctx, rest, env)
+	case "migrate":
+		return migrate(ctx, rest, env)
+	case "version", "--version":
+		fmt.Fprintf(env.Stdout, "gatehouse %s\n", Version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(env.Stdout, usage)
+		return nil
+	default:
+		fmt.Fprintf(env.Stderr, "gatehouse: unknown command %q\n\n%s", cmd, usage)
+		return errUsage
+	}
+}
+
+// parse parses a command's flags with the shared configuration flags.
+// Flags may come before or after positional arguments.
+func parse(name string, args []string, env Env, serve bool, extra func(fs *flag.FlagSet)) (config.Config, []string, error) {
+	cfg := config.Default()
+	fs := flag.NewFlagSet("gatehouse "+name, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	binding := config.Flags(fs, &cfg, serve)
+	if extra != nil {
+		extra(fs)
+	}
+	flags, positional := splitArgs(fs, args)
+	if err := binding.Parse(flags, env.Getenv); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, nil, err
+		}
+		fmt.Fprintf(env.Stderr, "gatehouse %s: %v\n", name, err)
+		return cfg, nil, errUsage
+	}
+	return cfg, append(positional, fs.Args()...), nil
+}
+
+// splitArgs separates flags from positional arguments so that
+// "user add a@b.c --role admin" works as well as the flags-first order.
+func splitArgs(fs *flag.FlagSet, args []string) (flags, positional []string) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return flags, append(positional, args[i+1:]...)
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			positional = append(positional, a)
+			continue
+		}
+		flags = append(flags, a)
+		name := strings.TrimLeft(a, "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		if f := fs.Lookup(name); f != nil && !isBool(f) && i+1 < len(args) {
+			i++
+			flags = append(flags, args[i])
+		}
+	}
+	return flags, positional
+}
+
+func isBool(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func serve(ctx context.Context, args []string, env Env) error {
+	cfg, rest, err := parse("serve", args, env, true, nil)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		fmt.Fprintf(env.Stderr, "gatehouse serve: unexpected argument %q\n", rest[0])
+		return errUsage
+	}
+	log := newLogger(cfg, env.Stderr)
+	srv, err := server.New(ctx, cfg, server.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	return srv.Serve(ctx)
+}
+
+func migrate(ctx context.Context, args []string, env Env) error {
+	cfg, _, err := parse("migrate", args, env, false, nil)
+	if err != nil {
+		return err
+	}
+	st, err := server.OpenStore(ctx, cfg.Store, true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	fmt.Fprintln(env.Stdout, "schema is up to date")
+	return nil
+}
+
+// withService runs fn with an auth service on the configured store.
+func withService(ctx context.Context, cfg config.Config, env Env, fn func(*auth.Service) error) error {
+	svc, st, err := server.OpenService(ctx, cfg, server.Options{Logger: newLogger(config.Config{LogLevel: "warn"}, env.Stderr)})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return fn(svc)
+}
+
+// findUser accepts a user ID or an email.
+func findUser(ctx context.Context, svc *auth.Service, ref string) (store.User, error) {
+	if strings.Contains(ref, "@") {
+		return svc.UserByEmail(ctx, ref)
+	}
+	return svc.User(ctx, ref)
+}
+
+type roleList []string
+
+func (r *roleList) String() string     { return strings.Join(*r, ",") }
+func (r *roleList) Set(s string) error { *r = append(*r, s); return nil }
+
+func userCmd(ctx context.Context, args []string, env Env) error {
+	if len(args) == 0 {
+		fmt.Fprint(env.Stderr, "usage: gatehouse user add|list|set-roles|disable|enable …\n")
+		return errUsage
+	}
+	sub, args := args[0], args[1:]
+	var roles roleList
+	var asJSON bool
+	cfg, rest, err := parse("user "+sub, args, env, false, func(fs *flag.FlagSet) {
+		if sub == "add" {
+			fs.Var(&roles, "role", "give the user this `role` (repeatable)")
+		}
+		if sub == "list" {
+			fs.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+		}
+	})
+	if err != nil {
+		return err
+	}
+	want := map[string][2]int{"add": {1, 1}, "list": {0, 0}, "set-roles": {1, -1}, "disable": {1, 1}, "enable": {1, 1}}
+	n, ok := want[sub]
+	if !ok {
+		fmt.Fprintf(env.Stderr, "gatehouse user: unknown subcommand %q (add, list, set-roles, disable, enable)\n", sub)
+		return errUsage
+	}
+	if len(rest) < n[0] || (n[1] >= 0 && len(rest) > n[1]) {
+		fmt.Fprintf(env.Stderr, "gatehouse user %s: wrong number of arguments; see gatehouse --help\n", sub)
+		return errUsage
+	}
+	return withService(ctx, cfg, env, func(svc *auth.Service) error {
+		switch sub {
+		case "add":
+			pw, err := readPassword(env.Stdin)
+			if err != nil {
+				return err
+			}
+			u, err := svc.CreateUser(ctx, rest[0], pw, roles)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "created user %s (%s)\n", u.ID, u.Email)
+		case "list":
+			return listUsers(ctx, svc, env.Stdout, asJSON)
+		case "set-roles":
+			u, err := findUser(ctx, svc, rest[0])
+			if err != nil {
+				return err
+			}
+			if u, err = svc.SetRoles(ctx, u.ID, rest[1:]); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "%s now has roles: %s\n", u.Email, strings.Join(u.Roles, ", "))
+		case "disable", "enable":
+			u, err := findUser(ctx, svc, rest[0])
+			if err != nil {
+				return err
+			}
+			if u, err = svc.SetDisabled(ctx, u.ID, sub == "disable"); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "%s is now %sd\n", u.Email, sub)
+		}
+		return nil
+	})
+}
+
+// readPassword takes the first line of stdin, so that
+// `echo pw | gatehouse user add …` and a typed line both work.
+func readPassword(r io.Reader) (string, error) {
+	if r == nil {
+		return "", errors.New("no password: give it on standard input")
+	}
+	line, err := bufio.NewReaderSize(r, 4096).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if pw == "" {
+		return "", errors.New("no password: give it on standard input, e.g. echo 'a long passphrase' | gatehouse user add …")
+	}
+	return pw, nil
+}
+
+func listUsers(ctx context.Context, svc *auth.Service, w io.Writer, asJSON bool) error {
+	var all []store.User
+	after := ""
+	for {
+		page, err := svc.ListUsers(ctx, store.ListUsersOptions{After: after, Limit: 500})
+		if err != nil {
+			return err
+		}
+		all = append(all, page...)
+		if len(page) < 500 {
+			break
+		}
+		after = page[len(page)-1].ID
+	}
+	if asJSON {
+		type row struct {
+			ID        string    `json:"id"`
+			Email     string    `json:"email"`
+			Roles     []string  `json:"roles"`
+			Disabled  bool      `json:"disabled"`
+			CreatedAt time.Time `json:"created_at"`
+		}
+		rows := make([]row, 0, len(all))
+		for _, u := range all {
+			rows = append(rows, row{u.ID, u.Email, append([]string{}, u.Roles...), u.Disabled, u.CreatedAt})
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rows)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tEMAIL\tROLES\tSTATUS\tCREATED")
+	for _, u := range all {
+		status := "active"
+		if u.Disabled {
+			status = "disabled"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.ID, u.Email, strings.Join(u.Roles, ","), status, u.CreatedAt.Format(time.DateTime))
+	}
+	return tw.Flush()
+}
+
+func sessionsCmd(ctx context.Context, args []string, env Env) error {
+	if len(args) == 0 {
+		fmt.Fprint(env.Stderr, "usage: gatehouse sessions list|revoke USER …\n")
+		return errUsage
+	}
+	sub, args := args[0], args[1:]
+	var asJSON bool
+	cfg, rest, err := parse("sessions "+sub, args, env, false, func(fs *flag.FlagSet) {
+		if sub == "list" {
+			fs.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if (sub != "list" && sub != "revoke") || len(rest) < 1 || len(rest) > 2 || (sub == "list" && len(rest) != 1) {
+		fmt.Fprint(env.Stderr, "usage: gatehouse sessions list USER | gatehouse sessions revoke USER [SESSION_ID]\n")
+		return errUsage
+	}
+	return withService(ctx, cfg, env, func(svc *auth.Service) error {
+		u, err := findUser(ctx, svc, rest[0])
+		if err != nil {
+			return err
+		}
+		if sub == "revoke" {
+			if len(rest) == 2 {
+				if err := svc.RevokeSession(ctx, u.ID, rest[1]); err != nil {
+					return err
+				}
+				fmt.Fprintf(env.Stdout, "revoked session %s\n", rest[1])
+				return nil
+			}
+			n, err := svc.RevokeSessions(ctx, u.ID, "")
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "revoked %d session(s) of %s\n", n, u.Email)
+			return nil
+		}
+		list, err := svc.ListSessions(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			type row struct {
+				ID         string    `json:"id"`
+				Device     string    `json:"device"`
+				IP         string    `json:"ip"`
+				CreatedAt  time.Time `json:"created_at"`
+				LastSeenAt time.Time `json:"last_seen_at"`
+				ExpiresAt  time.Time `json:"expires_at"`
+			}
+			rows := make([]row, 0, len(list))
+			for _, s := range list {
+				rows = append(rows, row{s.ID, useragent.Parse(s.UserAgent).String(), s.IP, s.CreatedAt, s.LastSeenAt, s.ExpiresAt})
+			}
+			enc := json.NewEncoder(env.Stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(rows)
+		}
+		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tDEVICE\tIP\tCREATED\tLAST SEEN")
+		for _, s := range list {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.ID, useragent.Parse(s.UserAgent).String(), s.IP, s.CreatedAt.Format(time.DateTime), s.LastSeenAt.Format(time.DateTime))
+		}
+		return tw.Flush()
+	})
+}

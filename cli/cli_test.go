@@ -1,0 +1,186 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/cli"
+)
+
+// syncBuffer is a bytes.Buffer safe to read while a command writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// runner runs commands against one fresh SQLite store, with cheap hashing.
+func runner(t *testing.T) func(stdin string, args ...string) result {
+	dir := t.TempDir()
+	vars := map[string]string{
+		"GATEHOUSE_STORE":               "sqlite://" + filepath.Join(dir, "g.db"),
+		"GATEHOUSE_SECRET_FILE":         filepath.Join(dir, "secret"),
+		"GATEHOUSE_PASSWORD_MEMORY_KIB": "64",
+		"GATEHOUSE_PASSWORD_ITERATIONS": "1",
+	}
+	return func(stdin string, args ...string) result {
+		var out, errb syncBuffer
+		code := cli.Main(context.Background(), args, cli.Env{
+			Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb,
+			Getenv: func(k string) string { return vars[k] },
+		})
+		return result{code, out.String(), errb.String()}
+	}
+}
+
+func TestUserAddAndList(t *testing.T) {
+	run := runner(t)
+	r := run("a very long passphrase\n", "user", "add", "Admin@Example.com", "--role", "admin", "--role", "ops")
+	if r.code != 0 || !strings.Contains(r.stdout, "admin@example.com") {
+		t.Fatalf("user add: %+v", r)
+	}
+	r = run("", "user", "list")
+	if r.code != 0 || !regexp.MustCompile(`admin@example\.com\s+admin,ops\s+active`).MatchString(r.stdout) {
+		t.Fatalf("user list: %+v", r)
+	}
+	r = run("", "user", "list", "--json")
+	var rows []map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil || len(rows) != 1 || rows[0]["email"] != "admin@example.com" {
+		t.Fatalf("user list --json: %v %+v", err, r)
+	}
+	if strings.Contains(r.stdout, "argon2") {
+		t.Fatal("user list leaks the password hash")
+	}
+	r = run("", "user", "set-roles", "admin@example.com", "admin")
+	if r.code != 0 || !strings.Contains(r.stdout, "roles: admin") {
+		t.Fatalf("set-roles: %+v", r)
+	}
+	r = run("", "user", "disable", "admin@example.com")
+	if r.code != 0 || !strings.Contains(run("", "user", "list").stdout, "disabled") {
+		t.Fatalf("disable: %+v", r)
+	}
+	if r := run("", "sessions", "list", "admin@example.com"); r.code != 0 || !strings.Contains(r.stdout, "DEVICE") {
+		t.Fatalf("sessions list: %+v", r)
+	}
+}
+
+func TestBadInputExitsNonZeroWithMessage(t *testing.T) {
+	run := runner(t)
+	cases := []struct {
+		name  string
+		stdin string
+		args  []string
+		code  int
+		msg   string
+	}{
+		{"no password", "", []string{"user", "add", "x@example.com"}, 1, "no password"},
+		{"bad email", "a very long passphrase", []string{"user", "add", "not-an-email"}, 1, "valid email"},
+		{"short password", "short", []string{"user", "add", "x@example.com"}, 1, "at least 8"},
+		{"bad role", "a very long passphrase", []string{"user", "add", "x@example.com", "--role", "Bad Role"}, 1, "not a valid name"},
+		{"unknown user", "", []string{"user", "disable", "usr_nobody"}, 1, "No such user"},
+		{"unknown command", "", []string{"frobnicate"}, 2, "unknown command"},
+		{"unknown subcommand", "", []string{"user", "frob"}, 2, "unknown subcommand"},
+		{"missing argument", "", []string{"user", "add"}, 2, "wrong number"},
+		{"bad flag value", "", []string{"serve", "--session-idle-timeout", "soon"}, 2, "invalid value"},
+		{"bad store", "", []string{"user", "list", "--store", "mysql://x"}, 1, "unknown kind"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := run(c.stdin, c.args...)
+			if r.code != c.code || !strings.Contains(r.stderr, c.msg) {
+				t.Fatalf("got code %d stderr %q; want code %d mentioning %q", r.code, r.stderr, c.code, c.msg)
+			}
+		})
+	}
+	if r := run("a very long passphrase", "user", "add", "x@example.com"); r.code != 0 {
+		t.Fatalf("first add: %+v", r)
+	}
+	if r := run("a very long passphrase", "user", "add", "X@example.com"); r.code != 1 || !strings.Contains(r.stderr, "already exists") {
+		t.Fatalf("duplicate add: %+v", r)
+	}
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	run := runner(t)
+	r := run("", "serve", "--help")
+	if r.code != 0 {
+		t.Fatalf("serve --help exit %d", r.code)
+	}
+	for _, flag := range []string{"-addr", "-store", "-session-idle-timeout", "-cookie-secure", "-config"} {
+		if !strings.Contains(r.stderr, flag) {
+			t.Errorf("serve --help does not document %s", flag)
+		}
+	}
+	if r := run("", "version"); r.code != 0 || !strings.HasPrefix(r.stdout, "gatehouse ") {
+		t.Fatalf("version: %+v", r)
+	}
+	if r := run("", "migrate"); r.code != 0 || !strings.Contains(r.stdout, "up to date") {
+		t.Fatalf("migrate: %+v", r)
+	}
+}
+
+func TestServeStartsLogsAndShutsDownGracefully(t *testing.T) {
+	dir := t.TempDir()
+	vars := map[string]string{
+		"GATEHOUSE_STORE":       "sqlite://" + filepath.Join(dir, "g.db"),
+		"GATEHOUSE_SECRET_FILE": filepath.Join(dir, "secret"),
+		"GATEHOUSE_ADDR":        "127.0.0.1:0",
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var logs syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- cli.Main(ctx, []string{"serve"}, cli.Env{Stdout: &logs, Stderr: &logs, Getenv: func(k string) string { return vars[k] }})
+	}()
+	addrRe := regexp.MustCompile(`addr=(http://127\.0\.0\.1:\d+)`)
+	var base string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if m := addrRe.FindStringSubmatch(logs.String()); m != nil {
+			base = m[1]
+			break
+		}
+	}
+	if base == "" {
+		cancel()
+		t.Fatalf("serve never logged its address: %s", logs.String())
+	}
+	res, err := http.Get(base + "/healthz")
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("healthz: %v %v", res, err)
+	}
+	res.Body.Close()
+	if !strings.Contains(logs.String(), "gatehouse user add admin@example.com --role admin") {
+		t.Errorf("first start did not say how to create the first admin: %s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "path=/healthz") || !strings.Contains(logs.String(), "request_id=") {
+		t.Errorf("no request log line: %s", logs.String())
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("serve exited %d: %s", code, logs.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not shut down")
+	}
+}

@@ -1,0 +1,242 @@
+// Package config is gatehouse's configuration: one struct with safe
+// defaults, filled from an optional YAML (or JSON) file, then GATEHOUSE_*
+// environment variables, then command-line flags — each overriding the one
+// before.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is everything `gatehouse serve` and the other commands read.
+type Config struct {
+	Addr       string `yaml:"addr"`
+	Store      string `yaml:"store"`
+	SecretFile string `yaml:"secret_file"`
+	// CookieSecure marks the session cookie Secure with the __Host- prefix.
+	// Browsers honour both on http://localhost; turn it off only to serve
+	// plain HTTP on another host name during development.
+	CookieSecure   bool     `yaml:"cookie_secure"`
+	TrustedOrigins []string `yaml:"trusted_origins"`
+	LogFormat      string   `yaml:"log_format"` // text or json
+	LogLevel       string   `yaml:"log_level"`  // debug, info, warn, error
+
+	Session  Session  `yaml:"session"`
+	Password Password `yaml:"password"`
+	Throttle Throttle `yaml:"throttle"`
+}
+
+// Session holds the session lifetimes.
+type Session struct {
+	IdleTimeout      time.Duration `yaml:"idle_timeout"`
+	AbsoluteLifetime time.Duration `yaml:"absolute_lifetime"`
+	TouchInterval    time.Duration `yaml:"touch_interval"`
+	SweepInterval    time.Duration `yaml:"sweep_interval"`
+}
+
+// Password holds the argon2id parameters and the hashing pool's bounds.
+type Password struct {
+	MemoryKiB     uint          `yaml:"memory_kib"`
+	Iterations    uint          `yaml:"iterations"`
+	Parallelism   uint          `yaml:"parallelism"`
+	MaxConcurrent int           `yaml:"max_concurrent"`
+	MaxQueue      int           `yaml:"max_queue"`
+	QueueTimeout  time.Duration `yaml:"queue_timeout"`
+}
+
+// Throttle holds the sign-in backoff rules.
+type Throttle struct {
+	AccountFreeFailures int           `yaml:"account_free_failures"`
+	IPFreeFailures      int           `yaml:"ip_free_failures"`
+	BaseDelay           time.Duration `yaml:"base_delay"`
+	MaxDelay            time.Duration `yaml:"max_delay"`
+}
+
+// Default returns the configuration used when nothing is set.
+func Default() Config {
+	return Config{
+		Addr:         "127.0.0.1:8080",
+		Store:        "sqlite://gatehouse.db",
+		SecretFile:   "gatehouse.secret",
+		CookieSecure: true,
+		LogFormat:    "text",
+		LogLevel:     "info",
+		Session: Session{
+			IdleTimeout:      24 * time.Hour,
+			AbsoluteLifetime: 30 * 24 * time.Hour,
+			TouchInterval:    time.Minute,
+			SweepInterval:    5 * time.Minute,
+		},
+		Password: Password{MemoryKiB: 19456, Iterations: 2, Parallelism: 1, QueueTimeout: 2 * time.Second},
+		Throttle: Throttle{AccountFreeFailures: 5, IPFreeFailures: 20, BaseDelay: time.Second, MaxDelay: 15 * time.Minute},
+	}
+}
+
+// EnvPrefix starts every environment variable gatehouse reads.
+const EnvPrefix = "GATEHOUSE_"
+
+// EnvName is the environment variable for a flag: --session-idle-timeout
+// is GATEHOUSE_SESSION_IDLE_TIMEOUT.
+func EnvName(flagName string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// Binding ties a FlagSet to a Config, so that Parse can layer the config
+// file and the environment under the flags.
+type Binding struct {
+	fs    *flag.FlagSet
+	cfg   *Config
+	names map[string]bool // the flags that are configuration (they have GATEHOUSE_* twins)
+}
+
+// Flags binds cfg's fields to fs. With serve false only the flags every
+// command needs (store, secret file, config, logging, hashing) are added.
+// Flags added to fs afterwards are the command's own: they have no
+// environment variable and no config-file key.
+func Flags(fs *flag.FlagSet, cfg *Config, serve bool) *Binding {
+	b := &Binding{fs: fs, cfg: cfg, names: map[string]bool{}}
+	defer fs.VisitAll(func(f *flag.Flag) { b.names[f.Name] = true })
+	fs.String("config", "", "YAML or JSON configuration `file` (also GATEHOUSE_CONFIG)")
+	fs.StringVar(&cfg.Store, "store", cfg.Store, "store `URL`: sqlite://PATH or memory://")
+	fs.StringVar(&cfg.SecretFile, "secret-file", cfg.SecretFile, "`file` holding the server secret; created on first start")
+	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: text or json")
+	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn or error")
+	fs.UintVar(&cfg.Password.MemoryKiB, "password-memory-kib", cfg.Password.MemoryKiB, "argon2id memory per hash, KiB")
+	fs.UintVar(&cfg.Password.Iterations, "password-iterations", cfg.Password.Iterations, "argon2id passes")
+	fs.UintVar(&cfg.Password.Parallelism, "password-parallelism", cfg.Password.Parallelism, "argon2id lanes (1-16)")
+	if !serve {
+		return b
+	}
+	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen `address` (host:port)")
+	fs.BoolVar(&cfg.CookieSecure, "cookie-secure", cfg.CookieSecure, "Secure + __Host- session cookie (works on http://localhost too)")
+	fs.Var((*listValue)(&cfg.TrustedOrigins), "trusted-origins", "comma-separated extra `origins` allowed to send cookie-authenticated writes")
+	fs.DurationVar(&cfg.Session.IdleTimeout, "session-idle-timeout", cfg.Session.IdleTimeout, "end a session unused this long")
+	fs.DurationVar(&cfg.Session.AbsoluteLifetime, "session-absolute-lifetime", cfg.Session.AbsoluteLifetime, "end every session this long after sign-in")
+	fs.DurationVar(&cfg.Session.TouchInterval, "session-touch-interval", cfg.Session.TouchInterval, "write last-seen at most this often")
+	fs.DurationVar(&cfg.Session.SweepInterval, "session-sweep-interval", cfg.Session.SweepInterval, "delete expired sessions this often")
+	fs.IntVar(&cfg.Password.MaxConcurrent, "password-max-concurrent", cfg.Password.MaxConcurrent, "hashes computed at once (0 = number of CPUs)")
+	fs.IntVar(&cfg.Password.MaxQueue, "password-max-queue", cfg.Password.MaxQueue, "hashes waiting beyond those (0 = 4 x max-concurrent, -1 = none)")
+	fs.DurationVar(&cfg.Password.QueueTimeout, "password-queue-timeout", cfg.Password.QueueTimeout, "longest wait for a hashing slot before 503")
+	fs.IntVar(&cfg.Throttle.AccountFreeFailures, "throttle-account-free-failures", cfg.Throttle.AccountFreeFailures, "failed sign-ins per account before backoff")
+	fs.IntVar(&cfg.Throttle.IPFreeFailures, "throttle-ip-free-failures", cfg.Throttle.IPFreeFailures, "failed sign-ins per client IP before backoff")
+	fs.DurationVar(&cfg.Throttle.BaseDelay, "throttle-base-delay", cfg.Throttle.BaseDelay, "first backoff delay; doubles with each failure")
+	fs.DurationVar(&cfg.Throttle.MaxDelay, "throttle-max-delay", cfg.Throttle.MaxDelay, "longest backoff delay")
+	return b
+}
+
+// Parse fills the bound Config from, in rising order of strength: its
+// defaults, the config file (--config or GATEHOUSE_CONFIG), GATEHOUSE_*
+// environment variables, and the flags in args. Then it validates.
+func (b *Binding) Parse(args []string, getenv func(string) string) error {
+	path := configFlag(args)
+	if path == "" {
+		path = getenv(EnvPrefix + "CONFIG")
+	}
+	if path != "" {
+		if err := loadFile(path, b.cfg); err != nil {
+			return err
+		}
+	}
+	var err error
+	b.fs.VisitAll(func(f *flag.Flag) {
+		if err != nil || !b.names[f.Name] || f.Name == "config" {
+			return
+		}
+		if v := getenv(EnvName(f.Name)); v != "" {
+			if e := b.fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("environment variable %s: %w", EnvName(f.Name), e)
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if err := b.fs.Parse(args); err != nil {
+		return err
+	}
+	return b.cfg.Validate()
+}
+
+// configFlag finds --config in args before the real parse, because the
+// file it names must be read first so that flags can override it.
+func configFlag(args []string) string {
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || name != "config" {
+			continue
+		}
+		if hasValue {
+			return value
+		}
+		if i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	return ""
+}
+
+func loadFile(path string, cfg *Config) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("config file: %w", err)
+	}
+	defer f.Close()
+	dec := yaml.NewDecoder(f)
+	dec.KnownFields(true)
+	// An empty file decodes as io.EOF: that is no settings, not an error.
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	return nil
+}
+
+// Validate refuses settings that cannot work, naming the setting.
+func (c *Config) Validate() error {
+	var errs []error
+	check := func(ok bool, format string, a ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, a...))
+		}
+	}
+	check(c.Addr != "", "addr must not be empty")
+	check(c.Store != "", "store must not be empty")
+	check(c.LogFormat == "text" || c.LogFormat == "json", "log-format must be text or json, not %q", c.LogFormat)
+	check(map[string]bool{"debug": true, "info": true, "warn": true, "error": true}[c.LogLevel], "log-level must be debug, info, warn or error, not %q", c.LogLevel)
+	check(c.Session.IdleTimeout > 0, "session-idle-timeout must be positive")
+	check(c.Session.AbsoluteLifetime > 0, "session-absolute-lifetime must be positive")
+	check(c.Session.TouchInterval > 0, "session-touch-interval must be positive")
+	check(c.Session.SweepInterval > 0, "session-sweep-interval must be positive")
+	check(c.Password.MemoryKiB >= 8 && c.Password.MemoryKiB <= 262144, "password-memory-kib must be from 8 to 262144 (256 MiB)")
+	check(c.Password.Iterations >= 1 && c.Password.Iterations <= 32, "password-iterations must be from 1 to 32")
+	check(c.Password.Parallelism >= 1 && c.Password.Parallelism <= 16, "password-parallelism must be from 1 to 16")
+	check(c.Password.MaxConcurrent >= 0 && c.Password.MaxQueue >= -1, "password-max-concurrent must not be negative; password-max-queue must be -1 (no queue) or more")
+	check(c.Throttle.AccountFreeFailures >= 1 && c.Throttle.IPFreeFailures >= 1, "throttle free failures must be at least 1")
+	check(c.Throttle.BaseDelay > 0 && c.Throttle.MaxDelay >= c.Throttle.BaseDelay, "throttle-base-delay must be positive and at most throttle-max-delay")
+	return errors.Join(errs...)
+}
+
+// listValue is a comma-separated list flag.
+type listValue []string
+
+func (l *listValue) String() string { return strings.Join(*l, ",") }
+
+func (l *listValue) Set(s string) error {
+	*l = nil
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*l = append(*l, p)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,153 @@
+// Package httpapi is gatehouse's HTTP surface: the JSON API, its
+// authentication and CSRF checks, problem+json errors, request logging and
+// the health endpoints. It turns HTTP into calls on auth.Service and back.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gatehouse/gatehouse/auth"
+	"github.com/gatehouse/gatehouse/store"
+)
+
+// Config is the HTTP-level configuration.
+type Config struct {
+	// CookieSecure sets the Secure flag and the __Host- prefix on the
+	// session cookie. Browsers accept both on http://localhost, so it stays
+	// on for development; turn it off only for plain HTTP on other hosts.
+	CookieSecure bool
+	// TrustedOrigins are extra origins (scheme://host[:port]) allowed to
+	// make cookie-authenticated unsafe requests, for a UI served elsewhere.
+	TrustedOrigins []string
+	// UI, if set, serves the web pages (/, /account, /static/…).
+	UI http.Handler
+}
+
+// API holds the handlers. Build it with New; use Handler to serve.
+type API struct {
+	cfg     Config
+	svc     *auth.Service
+	ready   func(context.Context) error
+	log     *slog.Logger
+	cookie  string
+	origins *http.CrossOriginProtection
+}
+
+// New returns the API. ready is called by /readyz to check the stores.
+func New(cfg Config, svc *auth.Service, ready func(context.Context) error, log *slog.Logger) (*API, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	a := &API{cfg: cfg, svc: svc, ready: ready, log: log, origins: http.NewCrossOriginProtection()}
+	a.cookie = "gatehouse_session"
+	if cfg.CookieSecure {
+		a.cookie = "__Host-gatehouse_session"
+	}
+	for _, o := range cfg.TrustedOrigins {
+		if err := a.origins.AddTrustedOrigin(o); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// CookieName is the name of the session cookie.
+func (a *API) CookieName() string { return a.cookie }
+
+// Handler returns the whole HTTP surface with its middleware.
+func (a *API) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/signup", a.signup)
+	mux.HandleFunc("POST /v1/login", a.login)
+	mux.Handle("POST /v1/logout", a.authed(a.logout))
+	mux.Handle("GET /v1/me", a.authed(a.me))
+	mux.Handle("GET /v1/sessions", a.authed(a.listSessions))
+	mux.Handle("DELETE /v1/sessions/{id}", a.authed(a.revokeSession))
+	mux.Handle("DELETE /v1/sessions", a.authed(a.revokeOtherSessions))
+
+	mux.Handle("GET /v1/admin/users", a.admin(a.adminListUsers))
+	mux.Handle("POST /v1/admin/users", a.admin(a.adminCreateUser))
+	mux.Handle("GET /v1/admin/users/{id}", a.admin(a.adminGetUser))
+	mux.Handle("PATCH /v1/admin/users/{id}", a.admin(a.adminUpdateUser))
+	mux.Handle("GET /v1/admin/users/{id}/sessions", a.admin(a.adminUserSessions))
+	mux.Handle("POST /v1/admin/users/{id}/logout", a.admin(a.adminLogoutUser))
+
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", a.readyz)
+	if a.cfg.UI != nil {
+		for _, p := range []string{"GET /{$}", "GET /account", "GET /admin", "GET /static/"} {
+			mux.Handle(p, a.cfg.UI)
+		}
+	}
+	return a.withRequestID(a.withLog(a.recoverPanic(securityHeaders(routeErrorsAsProblems(mux)))))
+}
+
+// routeErrorsAsProblems turns the mux's own plain-text 404 and 405 answers
+// into problem+json, keeping the Allow header of a 405.
+func routeErrorsAsProblems(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		rec := &statusRecorder{header: http.Header{}}
+		mux.ServeHTTP(rec, r)
+		if allow := rec.header.Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		status, detail := http.StatusNotFound, "There is nothing at this address."
+		if rec.status == http.StatusMethodNotAllowed {
+			status, detail = rec.status, "This address does not accept the "+r.Method+" method."
+		}
+		writeProblem(w, status, Problem{
+			Type: problemTypeBase + map[int]string{404: "not_found", 405: "method_not_allowed"}[status], Title: http.StatusText(status),
+			Status: status, Detail: detail, RequestID: requestID(r.Context()),
+		})
+	})
+}
+
+// statusRecorder keeps the status and headers the mux would have sent.
+type statusRecorder struct {
+	header http.Header
+	status int
+}
+
+func (s *statusRecorder) Header() http.Header         { return s.header }
+func (s *statusRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (s *statusRecorder) WriteHeader(status int)      { s.status = status }
+
+func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if a.ready != nil {
+		if err := a.ready(ctx); err != nil {
+			a.log.WarnContext(ctx, "not ready", "err", err)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": "a store is unreachable"})
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// userJSON is a user as the API shows it; the password hash never leaves.
+type userJSON struct {
+	ID        string    `json:"id"`
+	Email     string    `json:"email"`
+	Roles     []string  `json:"roles"`
+	Disabled  bool      `json:"disabled"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+func toUserJSON(u store.User) userJSON {
+	roles := u.Roles
+	if roles == nil {
+		roles = []string{}
+	}
+	return userJSON{ID: u.ID, Email: u.Email, Roles: roles, Disabled: u.Disabled, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+}

@@ -1,0 +1,207 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gatehouse/gatehouse/apperr"
+	"github.com/gatehouse/gatehouse/auth"
+)
+
+type ctxKey int
+
+const (
+	requestIDKey ctxKey = iota
+)
+
+// requestID returns the ID given to the request by withRequestID.
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// withRequestID gives every request a random ID, echoed in X-Request-ID and
+// in every log line and problem body about it. A client-sent ID is not
+// trusted: it could forge or flood log correlation.
+func (a *API) withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b [8]byte
+		rand.Read(b[:])
+		id := hex.EncodeToString(b[:])
+		w.Header().Set("X-Request-ID", id)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
+	})
+}
+
+// loggingWriter records what a handler answered, for the request log.
+type loggingWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (l *loggingWriter) WriteHeader(status int) {
+	if l.status == 0 {
+		l.status = status
+	}
+	l.ResponseWriter.WriteHeader(status)
+}
+
+func (l *loggingWriter) Write(b []byte) (int, error) {
+	if l.status == 0 {
+		l.status = http.StatusOK
+	}
+	n, err := l.ResponseWriter.Write(b)
+	l.bytes += n
+	return n, err
+}
+
+func (l *loggingWriter) Unwrap() http.ResponseWriter { return l.ResponseWriter }
+
+// withLog writes one line per request. It logs the path but never the
+// query, headers or body: those are where secrets travel.
+func (a *API) withLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		lw := &loggingWriter{ResponseWriter: w}
+		next.ServeHTTP(lw, r)
+		a.log.InfoContext(r.Context(), "request",
+			"request_id", requestID(r.Context()),
+			"method", r.Method,
+			"path", r.URL.Path,
+			"status", lw.status,
+			"bytes", lw.bytes,
+			"duration_ms", float64(time.Since(start).Microseconds())/1000,
+			"ip", clientIP(r),
+		)
+	})
+}
+
+// recoverPanic turns a handler panic into a logged 500 problem, never a
+// stack trace on the wire.
+func (a *API) recoverPanic(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				a.log.ErrorContext(r.Context(), "handler panic", "panic", v, "request_id", requestID(r.Context()))
+				a.writeError(w, r, apperr.New(apperr.Internal, "Something went wrong on our side; please try again."))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// securityHeaders sets the headers every response carries. The UI sets
+// its own, stricter-for-pages CSP.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		if r.TLS != nil {
+			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// clientIP is the address of the peer. Proxy headers are not trusted here:
+// a trusted-proxy list is needed before X-Forwarded-For may be believed.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func clientOf(r *http.Request) auth.Client {
+	return auth.Client{IP: clientIP(r), UserAgent: r.UserAgent()}
+}
+
+// caller is what authed puts in the request context.
+type caller struct {
+	auth.Principal
+	// sessionToken is the presented cookie value; the CSRF token derives
+	// from it.
+	sessionToken string
+}
+
+// unsafeMethod reports whether the method may change state (RFC 9110).
+func unsafeMethod(m string) bool {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return false
+	}
+	return true
+}
+
+// checkOrigin refuses a browser request from another origin (by
+// Sec-Fetch-Site or Origin). Requests with neither header come from
+// non-browser clients, which cannot be driven by another site.
+func (a *API) checkOrigin(r *http.Request) error {
+	if err := a.origins.Check(r); err != nil {
+		return apperr.Wrap(apperr.CSRF, "This request came from another site and was refused (cross-site request forgery protection).", err)
+	}
+	return nil
+}
+
+// authed wraps a handler that needs a signed-in caller. For unsafe methods
+// it also enforces the CSRF defences: same origin and the session's token
+// in X-CSRF-Token.
+func (a *API) authed(h func(http.ResponseWriter, *http.Request, caller)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Add("Vary", "Cookie")
+		c, err := a.authenticate(r)
+		if err != nil {
+			if _, had := r.Cookie(a.cookie); had == nil && isUnauthenticated(err) {
+				a.clearCookie(w) // the cookie is dead; stop the browser sending it
+			}
+			a.writeError(w, r, err)
+			return
+		}
+		if unsafeMethod(r.Method) {
+			if err := a.checkOrigin(r); err != nil {
+				a.writeError(w, r, err)
+				return
+			}
+			if !auth.ValidCSRFToken(c.sessionToken, r.Header.Get("X-CSRF-Token")) {
+				a.writeError(w, r, apperr.New(apperr.CSRF, "Missing or wrong CSRF token: send the csrf_token from /v1/me in the X-CSRF-Token header."))
+				return
+			}
+		}
+		h(w, r, c)
+	})
+}
+
+// admin wraps a handler that needs the admin role.
+func (a *API) admin(h func(http.ResponseWriter, *http.Request, caller)) http.Handler {
+	return a.authed(func(w http.ResponseWriter, r *http.Request, c caller) {
+		if !c.IsAdmin() {
+			a.writeError(w, r, apperr.New(apperr.Forbidden, "This needs the admin role."))
+			return
+		}
+		h(w, r, c)
+	})
+}
+
+func (a *API) authenticate(r *http.Request) (caller, error) {
+	ck, err := r.Cookie(a.cookie)
+	if err != nil || ck.Value == "" {
+		return caller{}, apperr.New(apperr.Unauthenticated, "You are not signed in. Sign in first.")
+	}
+	p, err := a.svc.Authenticate(r.Context(), ck.Value, clientOf(r))
+	if err != nil {
+		return caller{}, err
+	}
+	return caller{Principal: p, sessionToken: ck.Value}, nil
+}

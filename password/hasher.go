@@ -1,0 +1,317 @@
+// Package password hashes and verifies user passwords with argon2id, checks
+// new passwords against a NIST SP 800-63B policy, and bounds how much
+// hashing runs at once so a login flood cannot exhaust memory or CPU.
+//
+// Hashes are stored as standard PHC strings
+// ($argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>). Bcrypt hashes imported
+// from other systems verify too and are reported as needing a rehash.
+// Passwords are NFKC-normalised before hashing and verifying, so the same
+// password typed with different Unicode compositions matches.
+package password
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/text/unicode/norm"
+)
+
+// ErrBusy is returned, without any hashing done, when the hasher is
+// saturated: no slot freed up within QueueTimeout, the wait queue was full,
+// or the caller's context ended while waiting. HTTP handlers should answer
+// 503 Service Unavailable with a Retry-After header.
+var ErrBusy = errors.New("password: hasher busy, try again later")
+
+// maxBcryptCost bounds the bcrypt work factor accepted from a stored hash.
+// Cost 31 would take days; 14 is about a second and above what real
+// deployments use.
+const maxBcryptCost = 14
+
+// Config configures a Hasher. Zero values select the defaults.
+type Config struct {
+	// Params are the argon2id parameters for new hashes. Zero fields are
+	// filled from DefaultParams.
+	Params Params
+	// MaxConcurrent is how many hashes may run at once. Default
+	// runtime.GOMAXPROCS(0).
+	MaxConcurrent int
+	// MaxQueue is how many callers may wait for a slot beyond the running
+	// ones; more are refused with ErrBusy at once. Default
+	// 4*MaxConcurrent; a negative value means no waiting at all.
+	MaxQueue int
+	// QueueTimeout is the longest a caller waits for a slot before
+	// ErrBusy. Default 2s.
+	QueueTimeout time.Duration
+}
+
+// Stats is a snapshot of a Hasher's pool, for metrics.
+type Stats struct {
+	// Running is the number of hashes in progress.
+	Running int
+	// Waiting is the number of callers queued for a slot.
+	Waiting int
+	// Admitted is the cumulative number of callers given a slot.
+	Admitted uint64
+	// Rejected is the cumulative number of callers refused with ErrBusy.
+	Rejected uint64
+	// WaitTime is the cumulative time callers spent queued, whether they
+	// were then admitted or rejected.
+	WaitTime time.Duration
+}
+
+// Hasher hashes and verifies passwords through a bounded pool. It is safe
+// for concurrent use; create it with NewHasher. It starts no goroutines.
+type Hasher struct {
+	params       Params
+	maxQueue     int
+	queueTimeout time.Duration
+	// slots is a counting semaphore: a send takes a slot, a receive frees it.
+	slots chan struct{}
+
+	running, waiting   atomic.Int64
+	admitted, rejected atomic.Uint64
+	waitNanos          atomic.Int64
+
+	// dummySalt feeds VerifyDummy; random per Hasher so the dummy result
+	// cannot be precomputed, though nothing depends on that.
+	dummySalt []byte
+
+	// beforeWork, if set, runs while a slot is held, before hashing. Tests
+	// use it to hold a slot deterministically.
+	beforeWork func()
+}
+
+// NewHasher returns a Hasher with cfg's zero fields set to their defaults.
+// Invalid Params are not reported here but by every Hash call; check them
+// at startup with Params.Validate.
+func NewHasher(cfg Config) *Hasher {
+	def := DefaultParams()
+	p := cfg.Params
+	if p.Memory == 0 {
+		p.Memory = def.Memory
+	}
+	if p.Iterations == 0 {
+		p.Iterations = def.Iterations
+	}
+	if p.Parallelism == 0 {
+		p.Parallelism = def.Parallelism
+	}
+	if p.SaltLength == 0 {
+		p.SaltLength = def.SaltLength
+	}
+	if p.KeyLength == 0 {
+		p.KeyLength = def.KeyLength
+	}
+	if cfg.MaxConcurrent <= 0 {
+		cfg.MaxConcurrent = runtime.GOMAXPROCS(0)
+	}
+	switch {
+	case cfg.MaxQueue == 0:
+		cfg.MaxQueue = 4 * cfg.MaxConcurrent
+	case cfg.MaxQueue < 0:
+		cfg.MaxQueue = 0
+	}
+	if cfg.QueueTimeout <= 0 {
+		cfg.QueueTimeout = 2 * time.Second
+	}
+	salt := make([]byte, maxSaltLength)
+	rand.Read(salt) // never fails since Go 1.24; it crashes the program instead
+	return &Hasher{
+		params:       p,
+		maxQueue:     cfg.MaxQueue,
+		queueTimeout: cfg.QueueTimeout,
+		slots:        make(chan struct{}, cfg.MaxConcurrent),
+		dummySalt:    salt,
+	}
+}
+
+// Params returns the parameters new hashes are made with.
+func (h *Hasher) Params() Params { return h.params }
+
+// Hash returns the PHC string of the NFKC-normalised password under a fresh
+// random salt. It returns ErrBusy if no slot is free in time.
+func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
+	if err := h.params.Validate(); err != nil {
+		return "", err
+	}
+	salt := make([]byte, h.params.SaltLength)
+	rand.Read(salt)
+	if err := h.acquire(ctx); err != nil {
+		return "", err
+	}
+	defer h.release()
+	key := argonKey(normalize(password), salt, h.params)
+	return encodePHC(h.params, salt, key), nil
+}
+
+// Verify reports whether password matches the encoded hash, which may be an
+// argon2id PHC string or a bcrypt hash ($2a$, $2b$, $2y$). needsRehash is
+// true only when ok is true and the hash is bcrypt or argon2id with
+// parameters other than the Hasher's: the caller should then Hash the
+// password again and store the result.
+//
+// A malformed hash, or one whose cost exceeds the accepted limits, returns
+// an error wrapping ErrInvalidHash without any hashing. A saturated pool
+// returns ErrBusy.
+func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, needsRehash bool, err error) {
+	if isBcrypt(encoded) {
+		return h.verifyBcrypt(ctx, password, encoded)
+	}
+	stored, err := decodePHC(encoded)
+	if err != nil {
+		return false, false, err
+	}
+	if err := h.acquire(ctx); err != nil {
+		return false, false, err
+	}
+	defer h.release()
+	key := argonKey(normalize(password), stored.salt, stored.params)
+	if subtle.ConstantTimeCompare(key, stored.key) != 1 {
+		return false, false, nil
+	}
+	return true, stored.params != h.params, nil
+}
+
+// VerifyDummy does the work of a Verify against a hash made with the
+// Hasher's parameters and discards the result. Call it when the user does
+// not exist so that unknown and known users take the same time to refuse.
+// Its only error is ErrBusy (possibly wrapping the context's error), which
+// the caller should answer the same way as for a real Verify.
+func (h *Hasher) VerifyDummy(ctx context.Context, password string) error {
+	if err := h.params.Validate(); err != nil {
+		return err
+	}
+	if err := h.acquire(ctx); err != nil {
+		return err
+	}
+	defer h.release()
+	key := argonKey(normalize(password), h.dummySalt[:h.params.SaltLength], h.params)
+	// Compare against a key that cannot match, as Verify would compare
+	// against the stored one.
+	subtle.ConstantTimeCompare(key, make([]byte, len(key)+1))
+	return nil
+}
+
+// Stats returns a snapshot of the pool counters.
+func (h *Hasher) Stats() Stats {
+	return Stats{
+		Running:  int(h.running.Load()),
+		Waiting:  int(h.waiting.Load()),
+		Admitted: h.admitted.Load(),
+		Rejected: h.rejected.Load(),
+		WaitTime: time.Duration(h.waitNanos.Load()),
+	}
+}
+
+// verifyBcrypt checks a legacy bcrypt hash. Imported hashes were made by
+// systems that did not normalise, so if the NFKC form does not match, the
+// password as typed is tried too.
+func (h *Hasher) verifyBcrypt(ctx context.Context, password, encoded string) (ok, needsRehash bool, err error) {
+	// Checking the cost first keeps a hostile $2b$31$ out of the pool.
+	cost, err := bcrypt.Cost([]byte(encoded))
+	if err != nil {
+		return false, false, fmt.Errorf("%w: bcrypt: %v", ErrInvalidHash, err)
+	}
+	if cost > maxBcryptCost {
+		return false, false, fmt.Errorf("%w: bcrypt cost %d above %d", ErrInvalidHash, cost, maxBcryptCost)
+	}
+	if err := h.acquire(ctx); err != nil {
+		return false, false, err
+	}
+	defer h.release()
+	candidates := []string{normalize(password)}
+	if candidates[0] != password {
+		candidates = append(candidates, password)
+	}
+	for _, c := range candidates {
+		// bcrypt reads at most 72 bytes of the password, as every
+		// implementation does; the rehash to argon2id lifts that limit.
+		err := bcrypt.CompareHashAndPassword([]byte(encoded), []byte(c))
+		switch {
+		case err == nil:
+			return true, true, nil
+		case !errors.Is(err, bcrypt.ErrMismatchedHashAndPassword):
+			return false, false, fmt.Errorf("%w: bcrypt: %v", ErrInvalidHash, err)
+		}
+	}
+	return false, false, nil
+}
+
+// isBcrypt reports whether s looks like a modular-crypt bcrypt hash. The
+// length is fixed at 60; x/crypto/bcrypt would accept trailing bytes and
+// then never match.
+func isBcrypt(s string) bool {
+	return len(s) == 60 &&
+		(strings.HasPrefix(s, "$2a$") || strings.HasPrefix(s, "$2b$") || strings.HasPrefix(s, "$2y$"))
+}
+
+// acquire takes a pool slot, waiting at most queueTimeout and only if the
+// queue has room. Every failure is ErrBusy so callers need one check.
+func (h *Hasher) acquire(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		h.rejected.Add(1)
+		return fmt.Errorf("%w: %w", ErrBusy, err)
+	}
+	select {
+	case h.slots <- struct{}{}:
+		h.admit()
+		return nil
+	default:
+	}
+	if h.waiting.Add(1) > int64(h.maxQueue) {
+		h.waiting.Add(-1)
+		h.rejected.Add(1)
+		return ErrBusy
+	}
+	start := time.Now()
+	timer := time.NewTimer(h.queueTimeout)
+	defer timer.Stop()
+	var err error
+	select {
+	case h.slots <- struct{}{}:
+	case <-timer.C:
+		err = ErrBusy
+	case <-ctx.Done():
+		err = fmt.Errorf("%w: %w", ErrBusy, ctx.Err())
+	}
+	h.waiting.Add(-1)
+	h.waitNanos.Add(int64(time.Since(start)))
+	if err != nil {
+		h.rejected.Add(1)
+		return err
+	}
+	h.admit()
+	return nil
+}
+
+func (h *Hasher) admit() {
+	h.running.Add(1)
+	h.admitted.Add(1)
+	if h.beforeWork != nil {
+		h.beforeWork()
+	}
+}
+
+func (h *Hasher) release() {
+	h.running.Add(-1)
+	<-h.slots
+}
+
+// normalize applies NFKC, as NIST SP 800-63B 5.1.1.2 suggests, so that
+// e.g. the ligature "ﬁ" and the letters "fi" are the same password.
+func normalize(password string) string {
+	return norm.NFKC.String(password)
+}
+
+func argonKey(password string, salt []byte, p Params) []byte {
+	return argon2.IDKey([]byte(password), salt, p.Iterations, p.Memory, p.Parallelism, p.KeyLength)
+}

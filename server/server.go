@@ -1,0 +1,184 @@
+// Package server assembles a running gatehouse from a config.Config: it
+// opens the store, loads or makes the server secret, builds the auth
+// service and the HTTP API, and serves until its context ends. The command
+// line and the end-to-end tests both use it.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gatehouse/gatehouse/auth"
+	"github.com/gatehouse/gatehouse/config"
+	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/password"
+	"github.com/gatehouse/gatehouse/store"
+	"github.com/gatehouse/gatehouse/throttle"
+	"github.com/gatehouse/gatehouse/web"
+)
+
+// Server is one gatehouse instance.
+type Server struct {
+	cfg     config.Config
+	log     *slog.Logger
+	store   store.Store
+	secret  []byte
+	Service *auth.Service
+	API     *httpapi.API
+	handler http.Handler
+}
+
+// Options are the parts a caller may supply instead of the defaults.
+type Options struct {
+	Logger *slog.Logger
+	// Now overrides the clock (tests).
+	Now func() time.Time
+	// PasswordParams overrides the hashing parameters from the config
+	// (tests use password.TestParams to stay fast).
+	PasswordParams *password.Params
+}
+
+// New builds a Server. The store is opened and, for the embedded SQLite
+// default, migrated; the secret file is created if missing.
+func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+		opts.Logger = log
+	}
+	secret, created, err := LoadOrCreateSecret(cfg.SecretFile)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		log.Info("created a new server secret", "file", cfg.SecretFile)
+	}
+	svc, st, err := OpenService(ctx, cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	api, err := httpapi.New(httpapi.Config{
+		CookieSecure:   cfg.CookieSecure,
+		TrustedOrigins: cfg.TrustedOrigins,
+		UI:             web.Handler(),
+	}, svc, st.Ping, log)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("trusted-origins: %w", err)
+	}
+	return &Server{cfg: cfg, log: log, store: st, secret: secret, Service: svc, API: api, handler: api.Handler()}, nil
+}
+
+// OpenService opens the store and builds the auth service on it, without
+// any HTTP: the command line's admin commands use it. The caller closes
+// the returned store.
+func OpenService(ctx context.Context, cfg config.Config, opts Options) (*auth.Service, store.Store, error) {
+	st, err := OpenStore(ctx, cfg.Store, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	params := password.Params{
+		Memory: uint32(cfg.Password.MemoryKiB), Iterations: uint32(cfg.Password.Iterations),
+		Parallelism: uint8(cfg.Password.Parallelism), SaltLength: 16, KeyLength: 32,
+	}
+	if opts.PasswordParams != nil {
+		params = *opts.PasswordParams
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	limiter := func(free int) throttle.Limiter {
+		return throttle.NewMemory(throttle.Config{
+			FreeFailures: free, BaseDelay: cfg.Throttle.BaseDelay, MaxDelay: cfg.Throttle.MaxDelay, Now: now,
+		})
+	}
+	svc := auth.NewService(auth.Config{
+		IdleTimeout:      cfg.Session.IdleTimeout,
+		AbsoluteLifetime: cfg.Session.AbsoluteLifetime,
+		TouchInterval:    cfg.Session.TouchInterval,
+		Now:              now,
+	}, auth.Deps{
+		Store: st,
+		Hasher: password.NewHasher(password.Config{
+			Params: params, MaxConcurrent: cfg.Password.MaxConcurrent,
+			MaxQueue: cfg.Password.MaxQueue, QueueTimeout: cfg.Password.QueueTimeout,
+		}),
+		Policy:         password.NewPolicy(),
+		AccountLimiter: limiter(cfg.Throttle.AccountFreeFailures),
+		IPLimiter:      limiter(cfg.Throttle.IPFreeFailures),
+		Logger:         opts.Logger,
+	})
+	return svc, st, nil
+}
+
+// Handler is the whole HTTP surface.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Store is the open store.
+func (s *Server) Store() store.Store { return s.store }
+
+// Run starts the background work (the expired-session sweeper) until ctx
+// ends. Serve calls it; tests that use Handler directly may too.
+func (s *Server) Run(ctx context.Context) {
+	s.Service.Run(ctx, s.cfg.Session.SweepInterval)
+}
+
+// Serve listens on the configured address and serves until ctx ends, then
+// shuts down gracefully, giving requests in flight up to 10 seconds.
+func (s *Server) Serve(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
+	}
+	return s.ServeListener(ctx, ln)
+}
+
+// ServeListener is Serve on a listener the caller opened.
+func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	bg, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { s.Run(bg) })
+	defer func() { stop(); wg.Wait() }()
+
+	s.log.Info("gatehouse listening", "addr", "http://"+ln.Addr().String(), "store", redactURL(s.cfg.Store))
+	if n, err := s.Service.CountUsers(ctx); err == nil && n == 0 {
+		s.log.Info("no users yet; create the first admin with: echo 'a-long-password' | gatehouse user add admin@example.com --role admin  (or sign up at /)")
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutCtx); err != nil {
+		return err
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Close releases the store.
+func (s *Server) Close() error { return s.store.Close() }

@@ -1,0 +1,21 @@
+package memory_test
+
+import (
+	"testing"
+
+	"github.com/gatehouse/gatehouse/store"
+	"github.com/gatehouse/gatehouse/store/memory"
+	"github.com/gatehouse/gatehouse/store/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(*testing.T) store.Store { return memory.New() })
+}
+
+func BenchmarkSessionByTokenHash(b *testing.B) {
+	storetest.BenchmarkSessionByTokenHash(b, memory.New())
+}
+
+func BenchmarkCreateSession(b *testing.B) {
+	storetest.BenchmarkCreateSession(b, memory.New())
+}

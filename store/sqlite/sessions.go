@@ -1,0 +1,212 @@
+package sqlite
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/gatehouse/gatehouse/store"
+)
+
+const sessionColumns = `id, token_hash, user_id, created_at, auth_time, last_seen_at, idle_expires_at, expires_at, ip, user_agent`
+
+const selectSession = `SELECT ` + sessionColumns + ` FROM sessions`
+
+const touchSession = `UPDATE sessions SET last_seen_at = ?, idle_expires_at = ?, ip = ? WHERE id = ?`
+
+// expiredBatch is how many sessions DeleteExpiredSessions removes per
+// transaction, so that a large backlog does not hold the write lock, and
+// every sign-in behind it, for long.
+const expiredBatch = 1000
+
+func scanSession(row scanner) (store.Session, error) {
+	var (
+		sess                                      store.Session
+		created, auth, seen, idleExpires, expires int64
+	)
+	err := row.Scan(&sess.ID, &sess.TokenHash, &sess.UserID, &created, &auth, &seen, &idleExpires, &expires, &sess.IP, &sess.UserAgent)
+	if err != nil {
+		return store.Session{}, err
+	}
+	sess.CreatedAt = fromMillis(created)
+	sess.AuthTime = fromMillis(auth)
+	sess.LastSeenAt = fromMillis(seen)
+	sess.IdleExpiresAt = fromMillis(idleExpires)
+	sess.ExpiresAt = fromMillis(expires)
+	return sess, nil
+}
+
+// CreateSession implements store.Sessions. A session of a user that does
+// not exist gives ErrNotFound (the foreign key).
+func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
+	if len(sess.TokenHash) == 0 {
+		return fmt.Errorf("sqlite: create session %q: empty token hash", sess.ID)
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		sess.ID, sess.TokenHash, sess.UserID,
+		millis(sess.CreatedAt), millis(sess.AuthTime), millis(sess.LastSeenAt),
+		millis(sess.IdleExpiresAt), millis(sess.ExpiresAt),
+		sess.IP, sess.UserAgent)
+	switch {
+	case isUniqueViolation(err):
+		return fmt.Errorf("sqlite: create session %q: %w: %v", sess.ID, store.ErrAlreadyExists, err)
+	case isForeignKeyViolation(err):
+		return fmt.Errorf("sqlite: create session %q: user %q: %w", sess.ID, sess.UserID, store.ErrNotFound)
+	case err != nil:
+		return fmt.Errorf("sqlite: create session %q: %w", sess.ID, err)
+	}
+	return nil
+}
+
+// getSession reads one session; ErrNotFound when there is none.
+func getSession(row *sql.Row, what string) (store.Session, error) {
+	sess, err := scanSession(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Session{}, fmt.Errorf("sqlite: session %s: %w", what, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Session{}, fmt.Errorf("sqlite: session %s: %w", what, err)
+	}
+	return sess, nil
+}
+
+// SessionByTokenHash implements store.Sessions.
+func (s *Store) SessionByTokenHash(ctx context.Context, tokenHash []byte) (store.Session, error) {
+	// The hash stays out of the error: it identifies a live credential.
+	const what = "by token hash"
+	st, err := s.byTokenHash.get(ctx, s.db)
+	if err != nil {
+		return store.Session{}, fmt.Errorf("sqlite: session %s: %w", what, err)
+	}
+	return getSession(st.QueryRowContext(ctx, tokenHash), what)
+}
+
+// SessionByID implements store.Sessions.
+func (s *Store) SessionByID(ctx context.Context, id string) (store.Session, error) {
+	return getSession(s.db.QueryRowContext(ctx, selectSession+" WHERE id = ?", id), fmt.Sprintf("%q", id))
+}
+
+// ListUserSessions implements store.Sessions. Sessions created in the same
+// millisecond are ordered by ID, as in the memory backend.
+func (s *Store) ListUserSessions(ctx context.Context, userID string) ([]store.Session, error) {
+	rows, err := s.db.QueryContext(ctx,
+		selectSession+` WHERE user_id = ? ORDER BY created_at DESC, id`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list sessions of %q: %w", userID, err)
+	}
+	out, err := scanSessions(rows)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list sessions of %q: %w", userID, err)
+	}
+	return out, nil
+}
+
+// scanSessions reads and closes rows.
+func scanSessions(rows *sql.Rows) ([]store.Session, error) {
+	defer rows.Close()
+	var out []store.Session
+	for rows.Next() {
+		sess, err := scanSession(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sess)
+	}
+	return out, rows.Err()
+}
+
+// TouchSession implements store.Sessions.
+func (s *Store) TouchSession(ctx context.Context, id string, lastSeen, idleExpires time.Time, ip string) error {
+	st, err := s.touch.get(ctx, s.db)
+	if err != nil {
+		return fmt.Errorf("sqlite: touch session %q: %w", id, err)
+	}
+	res, err := st.ExecContext(ctx, millis(lastSeen), millis(idleExpires), ip, id)
+	if err != nil {
+		return fmt.Errorf("sqlite: touch session %q: %w", id, err)
+	}
+	return mustHaveAffected(res, "touch", id)
+}
+
+// DeleteSession implements store.Sessions.
+func (s *Store) DeleteSession(ctx context.Context, id string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("sqlite: delete session %q: %w", id, err)
+	}
+	return mustHaveAffected(res, "delete", id)
+}
+
+// mustHaveAffected turns "no row matched" into ErrNotFound.
+func mustHaveAffected(res sql.Result, verb, id string) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("sqlite: %s session %q: %w", verb, id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("sqlite: %s session %q: %w", verb, id, store.ErrNotFound)
+	}
+	return nil
+}
+
+// DeleteUserSessions implements store.Sessions. The removed sessions come
+// back newest first, as ListUserSessions would have listed them. The
+// transaction makes sure they are only gone if the caller also learns
+// which they were.
+func (s *Store) DeleteUserSessions(ctx context.Context, userID, except string) ([]store.Session, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: delete sessions of %q: %w", userID, err)
+	}
+	defer rollback(tx)
+	rows, err := tx.QueryContext(ctx,
+		`DELETE FROM sessions WHERE user_id = ? AND id IS NOT ? RETURNING `+sessionColumns,
+		userID, sql.NullString{String: except, Valid: except != ""})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: delete sessions of %q: %w", userID, err)
+	}
+	out, err := scanSessions(rows)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: delete sessions of %q: %w", userID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("sqlite: delete sessions of %q: %w", userID, err)
+	}
+	// RETURNING gives rows in no promised order.
+	slices.SortFunc(out, func(a, b store.Session) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+// DeleteExpiredSessions implements store.Sessions. It deletes in batches
+// of expiredBatch, each its own transaction; if the context ends midway,
+// the sessions already deleted stay deleted and are counted in n.
+func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error) {
+	// A deadline equal to now has been reached (see store.Session.Expired).
+	nowMs := millis(now)
+	total := 0
+	for {
+		res, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE id IN (
+			SELECT id FROM sessions WHERE expires_at <= ? OR idle_expires_at <= ? LIMIT ?)`,
+			nowMs, nowMs, expiredBatch)
+		if err != nil {
+			return total, fmt.Errorf("sqlite: delete expired sessions: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, fmt.Errorf("sqlite: delete expired sessions: %w", err)
+		}
+		total += int(n)
+		if n < expiredBatch {
+			return total, nil
+		}
+	}
+}

@@ -1,0 +1,132 @@
+// Package store defines gatehouse's persistent records and one small
+// interface per concern. Backends (memory, sqlite, and later postgres and
+// redis) implement them; package storetest is the conformance suite every
+// backend runs.
+//
+// Contract shared by every interface here:
+//   - Lookups of a missing record return an error matching ErrNotFound.
+//   - Creating a record whose unique key exists returns ErrAlreadyExists and
+//     writes nothing.
+//   - Deleting a missing record returns ErrNotFound (callers that do not
+//     care test with errors.Is and ignore it).
+//   - Returned records are copies: mutating them never changes the store.
+//   - Times are stored to the millisecond (rounded down) and returned in UTC.
+//   - Emails are matched as given; callers normalise them (trimmed, lower
+//     case). Backends may also fold ASCII case, as SQLite's NOCASE does.
+//   - A backend may return ErrConflict from a read-modify-write when a
+//     concurrent writer won; callers may retry.
+//   - Listing or deleting the sessions of an unknown user returns an empty
+//     result, not ErrNotFound.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors at the storage boundary. Backends wrap them with %w.
+var (
+	ErrNotFound      = errors.New("store: not found")
+	ErrAlreadyExists = errors.New("store: already exists")
+	ErrConflict      = errors.New("store: conflict")
+)
+
+// User is an account. Email is already normalised (trimmed, lower case) by
+// the caller; the store enforces its uniqueness.
+type User struct {
+	ID           string
+	Email        string
+	PasswordHash string // PHC string (argon2id) or an imported bcrypt hash
+	Roles        []string
+	Disabled     bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Session is one sign-in on one device. The session token itself is never
+// stored: only its SHA-256 (TokenHash).
+type Session struct {
+	ID        string // public identifier, safe to show and to put in tokens (sid)
+	TokenHash []byte // SHA-256 of the secret session token, 32 bytes
+	UserID    string
+	CreatedAt time.Time
+	AuthTime  time.Time // when the user last proved who they are in this session
+	// LastSeenAt is the last recorded use. It is written at most about once
+	// a minute, so it may lag the real last use by that much.
+	LastSeenAt time.Time
+	// IdleExpiresAt is LastSeenAt plus the idle timeout; ExpiresAt is the
+	// absolute end of the session. The session is dead at the earlier one.
+	IdleExpiresAt time.Time
+	ExpiresAt     time.Time
+	IP            string // client IP at the last recorded use
+	UserAgent     string // raw User-Agent at sign-in, truncated by the caller
+}
+
+// Expired reports whether the session is past either of its deadlines.
+func (s *Session) Expired(now time.Time) bool {
+	return !now.Before(s.ExpiresAt) || !now.Before(s.IdleExpiresAt)
+}
+
+// ListUsersOptions filters and pages ListUsers. The zero value lists the
+// first page of every user.
+type ListUsersOptions struct {
+	EmailPrefix string // only users whose email starts with this, if set
+	After       string // only users whose ID sorts after this (paging)
+	Limit       int    // at most this many; <= 0 means 100
+}
+
+// Users stores accounts.
+type Users interface {
+	// CreateUser inserts u. It returns ErrAlreadyExists when the ID or the
+	// email is taken.
+	CreateUser(ctx context.Context, u User) error
+	// UserByID and UserByEmail return ErrNotFound for a missing user.
+	UserByID(ctx context.Context, id string) (User, error)
+	UserByEmail(ctx context.Context, email string) (User, error)
+	// ListUsers returns users ordered by ID.
+	ListUsers(ctx context.Context, opts ListUsersOptions) ([]User, error)
+	// CountUsers returns how many users exist.
+	CountUsers(ctx context.Context) (int, error)
+	// UpdateUser reads the user, passes a copy to fn and, if fn returns nil,
+	// writes fn's result atomically. The ID cannot change. An email that
+	// collides with another user gives ErrAlreadyExists and writes nothing;
+	// an error from fn is returned as is and writes nothing.
+	UpdateUser(ctx context.Context, id string, fn func(u *User) error) (User, error)
+}
+
+// Sessions stores sign-in sessions.
+type Sessions interface {
+	// CreateSession inserts s. ErrAlreadyExists when its ID or token hash
+	// exists.
+	CreateSession(ctx context.Context, s Session) error
+	// SessionByTokenHash and SessionByID return ErrNotFound for a missing
+	// session. They do not check expiry: the caller does, with the clock.
+	SessionByTokenHash(ctx context.Context, tokenHash []byte) (Session, error)
+	SessionByID(ctx context.Context, id string) (Session, error)
+	// ListUserSessions returns the user's sessions, newest first.
+	ListUserSessions(ctx context.Context, userID string) ([]Session, error)
+	// TouchSession records a use: it sets LastSeenAt, IdleExpiresAt and IP.
+	// ErrNotFound when the session is gone.
+	TouchSession(ctx context.Context, id string, lastSeen, idleExpires time.Time, ip string) error
+	// DeleteSession removes one session; ErrNotFound when it is missing.
+	DeleteSession(ctx context.Context, id string) error
+	// DeleteUserSessions removes every session of the user except the one
+	// whose ID is except (if non-empty), and returns the removed sessions
+	// (callers need their IDs to revoke their tokens).
+	DeleteUserSessions(ctx context.Context, userID, except string) ([]Session, error)
+	// DeleteExpiredSessions removes the sessions dead at now and returns
+	// how many it removed.
+	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
+}
+
+// Store is everything a backend offers. Optional capabilities (a revocation
+// feed, say) are separate interfaces found by type assertion.
+type Store interface {
+	Users
+	Sessions
+	// Ping checks that the backend is reachable (for /readyz).
+	Ping(ctx context.Context) error
+	// Close releases the backend's resources.
+	Close() error
+}
