@@ -35,6 +35,9 @@ type Error struct {
 	Message string
 	// RetryAfter, when set, becomes the Retry-After header.
 	RetryAfter time.Duration
+	// OAuth is the RFC 6749 error code ("invalid_grant", …) the OAuth
+	// endpoints answer with; empty elsewhere.
+	OAuth string
 	// Err is the underlying cause, for logs only.
 	Err error
 }
@@ -61,6 +64,12 @@ func Wrap(code Code, message string, err error) *Error {
 // Retry returns an Error that asks the caller to come back after d.
 func Retry(code Code, message string, d time.Duration) *Error {
 	return &Error{Code: code, Message: message, RetryAfter: d}
+}
+
+// OAuth returns an Error for the OAuth endpoints: the RFC 6749 error code
+// plus the usual code and message.
+func OAuth(code Code, oauthCode, message string) *Error {
+	return &Error{Code: code, Message: message, OAuth: oauthCode}
 }
 
 // As returns err as an *Error. Anything else becomes an Internal error

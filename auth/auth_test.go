@@ -87,17 +87,17 @@ func TestLoginUpgradesImportedBcryptHash(t *testing.T) {
 	if err := st.CreateUser(ctx, u); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Login(ctx, "old@example.com", "wrong passphrase", auth.Client{IP: "192.0.2.1"}); apperr.CodeOf(err) != apperr.Unauthenticated {
+	if _, err := svc.Login(ctx, "old@example.com", "wrong passphrase", auth.Client{IP: "192.0.2.1"}, false); apperr.CodeOf(err) != apperr.Unauthenticated {
 		t.Fatalf("wrong password: %v", err)
 	}
-	if _, err := svc.Login(ctx, "old@example.com", "imported passphrase", auth.Client{IP: "192.0.2.1"}); err != nil {
+	if _, err := svc.Login(ctx, "old@example.com", "imported passphrase", auth.Client{IP: "192.0.2.1"}, false); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := st.UserByID(ctx, u.ID)
 	if !strings.HasPrefix(got.PasswordHash, "$argon2id$") {
 		t.Fatalf("hash not upgraded: %q", got.PasswordHash)
 	}
-	if _, err := svc.Login(ctx, "old@example.com", "imported passphrase", auth.Client{IP: "192.0.2.1"}); err != nil {
+	if _, err := svc.Login(ctx, "old@example.com", "imported passphrase", auth.Client{IP: "192.0.2.1"}, false); err != nil {
 		t.Fatalf("login after upgrade: %v", err)
 	}
 }
@@ -110,7 +110,7 @@ func TestCorruptStoredHashRefuses(t *testing.T) {
 	if err := st.CreateUser(ctx, u); err != nil {
 		t.Fatal(err)
 	}
-	_, err := svc.Login(ctx, "bad@example.com", "anything at all", auth.Client{})
+	_, err := svc.Login(ctx, "bad@example.com", "anything at all", auth.Client{}, false)
 	if apperr.CodeOf(err) != apperr.Unauthenticated {
 		t.Fatalf("got %v, want unauthenticated", err)
 	}
@@ -128,19 +128,19 @@ func TestRevokeHookHearsEveryEarlyEnd(t *testing.T) {
 			}
 		},
 	})
-	in1, err := svc.Signup(ctx, "hook@example.com", "a fine passphrase", auth.Client{})
+	in1, err := svc.Signup(ctx, "hook@example.com", "a fine passphrase", auth.Client{}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	in2, _ := svc.Login(ctx, "hook@example.com", "a fine passphrase", auth.Client{})
-	in3, _ := svc.Login(ctx, "hook@example.com", "a fine passphrase", auth.Client{})
+	in2, _ := svc.Login(ctx, "hook@example.com", "a fine passphrase", auth.Client{}, false)
+	in3, _ := svc.Login(ctx, "hook@example.com", "a fine passphrase", auth.Client{}, false)
 	if err := svc.Logout(ctx, in1.Session); err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.RevokeSession(ctx, in1.User.ID, in2.Session.ID); err != nil {
+	if err := svc.RevokeSession(ctx, auth.Actor{}, in1.User.ID, in2.Session.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.SetDisabled(ctx, in1.User.ID, true); err != nil {
+	if _, err := svc.SetDisabled(ctx, auth.Actor{}, in1.User.ID, true); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{in1.Session.ID, in2.Session.ID, in3.Session.ID}
@@ -151,7 +151,7 @@ func TestRevokeHookHearsEveryEarlyEnd(t *testing.T) {
 		t.Fatal("session of a disabled user still authenticates")
 	}
 	var e *apperr.Error
-	if _, err := svc.Login(ctx, "hook@example.com", "a fine passphrase", auth.Client{}); !errors.As(err, &e) || e.Code != apperr.Forbidden {
+	if _, err := svc.Login(ctx, "hook@example.com", "a fine passphrase", auth.Client{}, false); !errors.As(err, &e) || e.Code != apperr.Forbidden {
 		t.Fatalf("disabled login: %v", err)
 	}
 }

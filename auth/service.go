@@ -9,12 +9,15 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/apperr"
 	"github.com/gatehouse/gatehouse/password"
+	"github.com/gatehouse/gatehouse/revocation"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gatehouse/gatehouse/throttle"
+	"github.com/gatehouse/gatehouse/token"
 )
 
 // RoleAdmin is the built-in role that may use the admin API.
@@ -31,7 +34,21 @@ type Config struct {
 	// TouchInterval is how stale LastSeenAt may get before a request
 	// writes it again; it keeps the store out of the per-request path.
 	TouchInterval time.Duration // default 1 minute
-	Now           func() time.Time
+
+	// AccessTokenTTL is the lifetime of access tokens; default 10 minutes.
+	AccessTokenTTL time.Duration
+	// RefreshGrace is how long the predecessor of the current refresh
+	// token may still be presented (concurrent tabs) and get the current
+	// pair; default 10 seconds.
+	RefreshGrace time.Duration
+	// Issuer and Audience go into access tokens' iss and aud and are
+	// required of the tokens this service accepts.
+	Issuer   string
+	Audience string
+	// Leeway is the clock skew tolerated on token times; default 5s.
+	Leeway time.Duration
+
+	Now func() time.Time
 }
 
 func (c *Config) fill() {
@@ -43,6 +60,21 @@ func (c *Config) fill() {
 	}
 	if c.TouchInterval <= 0 {
 		c.TouchInterval = time.Minute
+	}
+	if c.AccessTokenTTL <= 0 {
+		c.AccessTokenTTL = 10 * time.Minute
+	}
+	if c.RefreshGrace <= 0 {
+		c.RefreshGrace = 10 * time.Second
+	}
+	if c.Issuer == "" {
+		c.Issuer = "http://localhost:8080"
+	}
+	if c.Audience == "" {
+		c.Audience = "gatehouse"
+	}
+	if c.Leeway <= 0 {
+		c.Leeway = token.DefaultLeeway
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -58,18 +90,31 @@ type Deps struct {
 	// client address. Either may be nil to switch it off.
 	AccountLimiter throttle.Limiter
 	IPLimiter      throttle.Limiter
+	// Keys signs and verifies access tokens; nil disables token features.
+	Keys KeySource
+	// Revocations is this instance's in-memory revocation list; entries
+	// are also written to the store for the other instances' feeds.
+	Revocations *revocation.Set
+	// ChainKey (32 bytes, derived from the server secret) derives each
+	// refresh token from its predecessor; see refresh.go.
+	ChainKey []byte
 	// OnRevoke, if set, hears of every session that ends before its time
-	// (logout, revocation, force logout), so tokens minted from it can be
-	// revoked too.
+	// (logout, revocation, force logout).
 	OnRevoke func(ctx context.Context, sessions []store.Session)
 	Logger   *slog.Logger
 }
 
+// KeySource gives the current signing and verification keys.
+type KeySource interface {
+	KeySet() *token.KeySet
+}
+
 // Service carries out sign-up, sign-in and session management.
 type Service struct {
-	cfg  Config
-	deps Deps
-	log  *slog.Logger
+	cfg      Config
+	deps     Deps
+	log      *slog.Logger
+	verifier token.Verifier
 }
 
 // NewService returns a Service. It starts nothing; call Run for the sweeper.
@@ -79,7 +124,11 @@ func NewService(cfg Config, deps Deps) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{cfg: cfg, deps: deps, log: log}
+	if deps.Revocations == nil {
+		deps.Revocations = revocation.NewSet(0)
+	}
+	return &Service{cfg: cfg, deps: deps, log: log,
+		verifier: token.Verifier{Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway}}
 }
 
 // Config returns the effective session rules.
@@ -98,13 +147,22 @@ type SignIn struct {
 	// Token is the secret session token; it goes to the client once and is
 	// never stored.
 	Token string
+	// RefreshToken is set for token-mode sign-ins.
+	RefreshToken string
 }
 
 // Principal is an authenticated caller.
 type Principal struct {
 	User    store.User
 	Session store.Session
+	// Bearer is set when the caller presented an access token rather than
+	// the session cookie; Claims are then that token's claims.
+	Bearer bool
+	Claims token.Claims
 }
+
+// Actor is the principal as the audit log records it.
+func (p Principal) Actor() Actor { return Actor{UserID: p.User.ID, IP: p.Session.IP} }
 
 // IsAdmin reports whether the caller holds the admin role.
 func (p Principal) IsAdmin() bool { return slices.Contains(p.User.Roles, RoleAdmin) }
@@ -118,7 +176,7 @@ var (
 
 // CreateUser makes an account after checking the email and the password
 // policy. It does not sign in.
-func (s *Service) CreateUser(ctx context.Context, email, pw string, roles []string) (store.User, error) {
+func (s *Service) CreateUser(ctx context.Context, actor Actor, email, pw string, roles []string) (store.User, error) {
 	email, err := NormalizeEmail(email)
 	if err != nil {
 		return store.User{}, err
@@ -143,21 +201,24 @@ func (s *Service) CreateUser(ctx context.Context, email, pw string, roles []stri
 		return store.User{}, err
 	}
 	s.log.InfoContext(ctx, "user created", "user_id", u.ID, "roles", roles)
+	s.audit(ctx, store.AuditEvent{Type: EventUserCreated, ActorID: actor.UserID, UserID: u.ID, IP: actor.IP,
+		Detail: map[string]string{"roles": strings.Join(roles, ",")}})
 	return u, nil
 }
 
 // Signup creates an account and signs it in.
-func (s *Service) Signup(ctx context.Context, email, pw string, c Client) (SignIn, error) {
-	u, err := s.CreateUser(ctx, email, pw, nil)
+func (s *Service) Signup(ctx context.Context, email, pw string, c Client, withRefresh bool) (SignIn, error) {
+	u, err := s.CreateUser(ctx, Actor{IP: c.IP}, email, pw, nil)
 	if err != nil {
 		return SignIn{}, err
 	}
-	return s.startSession(ctx, u, c)
+	return s.startSession(ctx, u, c, withRefresh)
 }
 
 // Login checks an email and password and starts a new session. Unknown
-// email and wrong password give the same error after the same work.
-func (s *Service) Login(ctx context.Context, email, pw string, c Client) (SignIn, error) {
+// email and wrong password give the same error after the same work. With
+// withRefresh the session also gets a refresh-token family.
+func (s *Service) Login(ctx context.Context, email, pw string, c Client, withRefresh bool) (SignIn, error) {
 	norm, err := NormalizeEmail(email)
 	if err != nil {
 		return SignIn{}, err
@@ -180,6 +241,7 @@ func (s *Service) Login(ctx context.Context, email, pw string, c Client) (SignIn
 		}
 		s.recordFailure(ctx, acctKey, ipKey)
 		s.log.InfoContext(ctx, "sign-in failed", "reason", "unknown email")
+		s.audit(ctx, store.AuditEvent{Type: EventSignInFailed, IP: c.IP, Detail: map[string]string{"reason": "unknown email"}})
 		return SignIn{}, errBadCredentials
 	}
 	if err != nil {
@@ -198,10 +260,12 @@ func (s *Service) Login(ctx context.Context, email, pw string, c Client) (SignIn
 	if !ok {
 		s.recordFailure(ctx, acctKey, ipKey)
 		s.log.InfoContext(ctx, "sign-in failed", "reason", "wrong password", "user_id", u.ID)
+		s.audit(ctx, store.AuditEvent{Type: EventSignInFailed, UserID: u.ID, IP: c.IP, Detail: map[string]string{"reason": "wrong password"}})
 		return SignIn{}, errBadCredentials
 	}
 	if u.Disabled {
 		s.log.InfoContext(ctx, "sign-in refused", "reason", "disabled", "user_id", u.ID)
+		s.audit(ctx, store.AuditEvent{Type: EventSignInFailed, UserID: u.ID, IP: c.IP, Detail: map[string]string{"reason": "disabled"}})
 		return SignIn{}, errDisabled
 	}
 	if s.deps.AccountLimiter != nil {
@@ -212,7 +276,7 @@ func (s *Service) Login(ctx context.Context, email, pw string, c Client) (SignIn
 	if rehash {
 		s.upgradeHash(ctx, u.ID, pw)
 	}
-	return s.startSession(ctx, u, c)
+	return s.startSession(ctx, u, c, withRefresh)
 }
 
 func (s *Service) checkThrottle(ctx context.Context, acctKey, ipKey string) error {
@@ -275,7 +339,7 @@ func (s *Service) hashError(err error) error {
 
 // startSession creates a brand-new session: a fresh token on every sign-in,
 // so a token planted before sign-in (fixation) is never promoted.
-func (s *Service) startSession(ctx context.Context, u store.User, c Client) (SignIn, error) {
+func (s *Service) startSession(ctx context.Context, u store.User, c Client, withRefresh bool) (SignIn, error) {
 	now := s.now()
 	token, hash := newSessionToken()
 	sess := store.Session{
@@ -290,11 +354,22 @@ func (s *Service) startSession(ctx context.Context, u store.User, c Client) (Sig
 		IP:            c.IP,
 		UserAgent:     truncate(c.UserAgent, maxUserAgent),
 	}
+	var refresh string
+	if withRefresh {
+		if s.deps.Keys == nil {
+			return SignIn{}, apperr.New(apperr.Unprocessable, `Token mode is not enabled on this server; use mode "cookie".`)
+		}
+		rt := newRefreshToken(sess.ID)
+		sess.RefreshHash, sess.RefreshGen, sess.RefreshRotatedAt = rt.hash(), rt.gen, now
+		refresh = rt.String()
+	}
 	if err := s.deps.Store.CreateSession(ctx, sess); err != nil {
 		return SignIn{}, err
 	}
-	s.log.InfoContext(ctx, "signed in", "user_id", u.ID, "session_id", sess.ID)
-	return SignIn{User: u, Session: sess, Token: token}, nil
+	s.log.InfoContext(ctx, "signed in", "user_id", u.ID, "session_id", sess.ID, "refresh", withRefresh)
+	s.audit(ctx, store.AuditEvent{Type: EventSignInOK, UserID: u.ID, SessionID: sess.ID, IP: c.IP,
+		Detail: map[string]string{"device": truncate(c.UserAgent, 120), "mode": map[bool]string{false: "cookie", true: "token"}[withRefresh]}})
+	return SignIn{User: u, Session: sess, Token: token, RefreshToken: refresh}, nil
 }
 
 func (s *Service) idleDeadline(now, absolute time.Time) time.Time {
@@ -333,12 +408,18 @@ func (s *Service) Authenticate(ctx context.Context, token string, c Client) (Pri
 	if u.Disabled {
 		return Principal{}, errDisabled
 	}
+	return s.touch(ctx, u, sess, c, now), nil
+}
+
+// touch renews the session's idle clock when LastSeenAt is older than
+// TouchInterval, so a busy session costs a write a minute, not a request.
+func (s *Service) touch(ctx context.Context, u store.User, sess store.Session, c Client, now time.Time) Principal {
 	if now.Sub(sess.LastSeenAt) >= s.cfg.TouchInterval {
 		idle := s.idleDeadline(now, sess.ExpiresAt)
 		err := s.deps.Store.TouchSession(ctx, sess.ID, now, idle, c.IP)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			return Principal{}, errNoSession
+			// Revoked in the meantime; the next request will say so.
 		case err != nil:
 			// The session is valid; a failed bookkeeping write must not
 			// sign the user out.
@@ -347,7 +428,7 @@ func (s *Service) Authenticate(ctx context.Context, token string, c Client) (Pri
 			sess.LastSeenAt, sess.IdleExpiresAt, sess.IP = now, idle, c.IP
 		}
 	}
-	return Principal{User: u, Session: sess}, nil
+	return Principal{User: u, Session: sess}
 }
 
 // Logout ends one session.
@@ -357,6 +438,7 @@ func (s *Service) Logout(ctx context.Context, sess store.Session) error {
 	}
 	s.revoked(ctx, []store.Session{sess})
 	s.log.InfoContext(ctx, "signed out", "user_id", sess.UserID, "session_id", sess.ID)
+	s.audit(ctx, store.AuditEvent{Type: EventSignOut, UserID: sess.UserID, SessionID: sess.ID, IP: sess.IP})
 	return nil
 }
 
@@ -372,7 +454,7 @@ func (s *Service) ListSessions(ctx context.Context, userID string) ([]store.Sess
 
 // RevokeSession ends one of the user's own sessions. A session of another
 // user is reported as not found, so IDs cannot be probed.
-func (s *Service) RevokeSession(ctx context.Context, userID, sessionID string) error {
+func (s *Service) RevokeSession(ctx context.Context, actor Actor, userID, sessionID string) error {
 	sess, err := s.deps.Store.SessionByID(ctx, sessionID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && sess.UserID != userID) {
 		return apperr.New(apperr.NotFound, "No such session.")
@@ -388,24 +470,59 @@ func (s *Service) RevokeSession(ctx context.Context, userID, sessionID string) e
 	}
 	s.revoked(ctx, []store.Session{sess})
 	s.log.InfoContext(ctx, "session revoked", "user_id", userID, "session_id", sessionID)
+	s.audit(ctx, store.AuditEvent{Type: EventSessionRevoked, ActorID: actor.UserID, UserID: userID, SessionID: sessionID, IP: actor.IP})
 	return nil
 }
 
 // RevokeSessions ends every session of the user but except (which may be
 // empty to end them all) and returns how many ended.
-func (s *Service) RevokeSessions(ctx context.Context, userID, except string) (int, error) {
+func (s *Service) RevokeSessions(ctx context.Context, actor Actor, userID, except string) (int, error) {
 	gone, err := s.deps.Store.DeleteUserSessions(ctx, userID, except)
 	if err != nil {
 		return 0, err
 	}
 	s.revoked(ctx, gone)
 	s.log.InfoContext(ctx, "sessions revoked", "user_id", userID, "count", len(gone), "kept", except)
+	typ := EventSessionRevoked
+	if except == "" {
+		typ = EventForceLogout
+	}
+	if len(gone) > 0 || except == "" {
+		s.audit(ctx, store.AuditEvent{Type: typ, ActorID: actor.UserID, UserID: userID, IP: actor.IP,
+			Detail: map[string]string{"sessions": truncate(sessionIDs(gone), 2000), "kept": except}})
+	}
 	return len(gone), nil
 }
 
+// revoked puts ended sessions on the revocation list — here at once, and in
+// the store for every other instance — until the last access token they
+// could have minted has expired.
 func (s *Service) revoked(ctx context.Context, sessions []store.Session) {
-	if s.deps.OnRevoke != nil && len(sessions) > 0 {
+	if len(sessions) == 0 {
+		return
+	}
+	now := s.now()
+	entries := make([]store.Revocation, len(sessions))
+	for i, x := range sessions {
+		entries[i] = store.Revocation{Kind: store.RevokeSession, Key: x.ID, ExpiresAt: s.tokenHorizon(now), CreatedAt: now}
+	}
+	s.publishRevocations(ctx, entries)
+	if s.deps.OnRevoke != nil {
 		s.deps.OnRevoke(ctx, sessions)
+	}
+}
+
+// tokenHorizon is the latest time a token issued now can still be accepted.
+func (s *Service) tokenHorizon(now time.Time) time.Time {
+	return now.Add(s.cfg.AccessTokenTTL + 2*s.cfg.Leeway)
+}
+
+func (s *Service) publishRevocations(ctx context.Context, entries []store.Revocation) {
+	s.deps.Revocations.Apply(s.now(), entries)
+	if _, err := s.deps.Store.AddRevocations(ctx, entries); err != nil {
+		// This instance already refuses the tokens; other instances will
+		// not until the entry reaches them, so this is worth an alarm.
+		s.log.ErrorContext(ctx, "revocation write failed; other instances may accept revoked tokens until they expire", "err", err)
 	}
 }
 
@@ -442,7 +559,7 @@ func (s *Service) CountUsers(ctx context.Context) (int, error) {
 }
 
 // SetRoles replaces the user's roles.
-func (s *Service) SetRoles(ctx context.Context, userID string, roles []string) (store.User, error) {
+func (s *Service) SetRoles(ctx context.Context, actor Actor, userID string, roles []string) (store.User, error) {
 	if err := ValidateRoles(roles); err != nil {
 		return store.User{}, err
 	}
@@ -453,12 +570,14 @@ func (s *Service) SetRoles(ctx context.Context, userID string, roles []string) (
 	})
 	if err == nil {
 		s.log.InfoContext(ctx, "roles set", "user_id", userID, "roles", roles)
+		s.audit(ctx, store.AuditEvent{Type: EventRolesChanged, ActorID: actor.UserID, UserID: userID, IP: actor.IP,
+			Detail: map[string]string{"roles": strings.Join(roles, ",")}})
 	}
 	return u, err
 }
 
 // SetDisabled disables or enables an account. Disabling ends every session.
-func (s *Service) SetDisabled(ctx context.Context, userID string, disabled bool) (store.User, error) {
+func (s *Service) SetDisabled(ctx context.Context, actor Actor, userID string, disabled bool) (store.User, error) {
 	u, err := s.updateUser(ctx, userID, func(u *store.User) error {
 		u.Disabled = disabled
 		return nil
@@ -467,12 +586,28 @@ func (s *Service) SetDisabled(ctx context.Context, userID string, disabled bool)
 		return u, err
 	}
 	s.log.InfoContext(ctx, "user disabled changed", "user_id", userID, "disabled", disabled)
+	typ := EventUserEnabled
 	if disabled {
-		if _, err := s.RevokeSessions(ctx, userID, ""); err != nil {
+		typ = EventUserDisabled
+	}
+	s.audit(ctx, store.AuditEvent{Type: typ, ActorID: actor.UserID, UserID: userID, IP: actor.IP})
+	if disabled {
+		s.RevokeUserTokens(ctx, userID)
+		if _, err := s.RevokeSessions(ctx, actor, userID, ""); err != nil {
 			return u, err
 		}
 	}
 	return u, nil
+}
+
+// RevokeUserTokens makes every access token of the user issued until now
+// invalid, on every instance (a per-user not-before time).
+func (s *Service) RevokeUserTokens(ctx context.Context, userID string) {
+	now := s.now()
+	// Tokens carry iat in whole seconds: the not-before is the next second,
+	// so a token minted in this very second is caught too.
+	nb := now.Truncate(time.Second).Add(time.Second)
+	s.publishRevocations(ctx, []store.Revocation{{Kind: store.RevokeUser, Key: userID, NotBefore: nb, ExpiresAt: s.tokenHorizon(nb), CreatedAt: now}})
 }
 
 func (s *Service) updateUser(ctx context.Context, userID string, fn func(u *store.User) error) (store.User, error) {

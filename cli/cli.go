@@ -50,6 +50,8 @@ Usage:
   gatehouse user disable|enable USER            disable (and sign out) or enable a user
   gatehouse sessions list USER [--json]         list a user's sessions
   gatehouse sessions revoke USER [SESSION_ID]   end one session, or all of the user's
+  gatehouse keys list [--json]                  list signing keys
+  gatehouse keys rotate                         make a new signing key current
   gatehouse migrate                             create or upgrade the store's schema
   gatehouse version                             print the version
 
@@ -101,6 +103,8 @@ func run(ctx context.Context, args []string, env Env) error {
 		return sessionsCmd(ctx, rest, env)
 	case "migrate":
 		return migrate(ctx, rest, env)
+	case "keys", "key":
+		return keysCmd(ctx, rest, env)
 	case "version", "--version":
 		fmt.Fprintf(env.Stdout, "gatehouse %s\n", Version)
 		return nil
@@ -206,14 +210,22 @@ func migrate(ctx context.Context, args []string, env Env) error {
 	return nil
 }
 
-// withService runs fn with an auth service on the configured store.
-func withService(ctx context.Context, cfg config.Config, env Env, fn func(*auth.Service) error) error {
-	svc, st, err := server.OpenService(ctx, cfg, server.Options{Logger: newLogger(config.Config{LogLevel: "warn"}, env.Stderr)})
+// cliActor is how the audit log records the command line: no user, no IP.
+var cliActor = auth.Actor{}
+
+// withCore runs fn with gatehouse's core on the configured store.
+func withCore(ctx context.Context, cfg config.Config, env Env, fn func(*server.Core) error) error {
+	core, err := server.Open(ctx, cfg, server.Options{Logger: newLogger(config.Config{LogLevel: "warn"}, env.Stderr)})
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	return fn(svc)
+	defer core.Close()
+	return fn(core)
+}
+
+// withService runs fn with an auth service on the configured store.
+func withService(ctx context.Context, cfg config.Config, env Env, fn func(*auth.Service) error) error {
+	return withCore(ctx, cfg, env, func(c *server.Core) error { return fn(c.Service) })
 }
 
 // findUser accepts a user ID or an email.
@@ -265,7 +277,7 @@ func userCmd(ctx context.Context, args []string, env Env) error {
 			if err != nil {
 				return err
 			}
-			u, err := svc.CreateUser(ctx, rest[0], pw, roles)
+			u, err := svc.CreateUser(ctx, cliActor, rest[0], pw, roles)
 			if err != nil {
 				return err
 			}
@@ -277,7 +289,7 @@ func userCmd(ctx context.Context, args []string, env Env) error {
 			if err != nil {
 				return err
 			}
-			if u, err = svc.SetRoles(ctx, u.ID, rest[1:]); err != nil {
+			if u, err = svc.SetRoles(ctx, cliActor, u.ID, rest[1:]); err != nil {
 				return err
 			}
 			fmt.Fprintf(env.Stdout, "%s now has roles: %s\n", u.Email, strings.Join(u.Roles, ", "))
@@ -286,7 +298,7 @@ func userCmd(ctx context.Context, args []string, env Env) error {
 			if err != nil {
 				return err
 			}
-			if u, err = svc.SetDisabled(ctx, u.ID, sub == "disable"); err != nil {
+			if u, err = svc.SetDisabled(ctx, cliActor, u.ID, sub == "disable"); err != nil {
 				return err
 			}
 			fmt.Fprintf(env.Stdout, "%s is now %sd\n", u.Email, sub)
@@ -380,13 +392,13 @@ func sessionsCmd(ctx context.Context, args []string, env Env) error {
 		}
 		if sub == "revoke" {
 			if len(rest) == 2 {
-				if err := svc.RevokeSession(ctx, u.ID, rest[1]); err != nil {
+				if err := svc.RevokeSession(ctx, cliActor, u.ID, rest[1]); err != nil {
 					return err
 				}
 				fmt.Fprintf(env.Stdout, "revoked session %s\n", rest[1])
 				return nil
 			}
-			n, err := svc.RevokeSessions(ctx, u.ID, "")
+			n, err := svc.RevokeSessions(ctx, cliActor, u.ID, "")
 			if err != nil {
 				return err
 			}
@@ -418,6 +430,57 @@ func sessionsCmd(ctx context.Context, args []string, env Env) error {
 		fmt.Fprintln(tw, "ID\tDEVICE\tIP\tCREATED\tLAST SEEN")
 		for _, s := range list {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.ID, useragent.Parse(s.UserAgent).String(), s.IP, s.CreatedAt.Format(time.DateTime), s.LastSeenAt.Format(time.DateTime))
+		}
+		return tw.Flush()
+	})
+}
+
+func keysCmd(ctx context.Context, args []string, env Env) error {
+	if len(args) == 0 || (args[0] != "list" && args[0] != "rotate") {
+		fmt.Fprint(env.Stderr, "usage: gatehouse keys list [--json] | gatehouse keys rotate\n")
+		return errUsage
+	}
+	sub, args := args[0], args[1:]
+	var asJSON bool
+	cfg, rest, err := parse("keys "+sub, args, env, false, func(fs *flag.FlagSet) {
+		if sub == "list" {
+			fs.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		fmt.Fprintf(env.Stderr, "gatehouse keys %s: unexpected argument %q\n", sub, rest[0])
+		return errUsage
+	}
+	return withCore(ctx, cfg, env, func(c *server.Core) error {
+		if sub == "rotate" {
+			k, err := c.Keys.Rotate(ctx)
+			if err != nil {
+				return err
+			}
+			c.Service.AuditKeyRotated(ctx, cliActor, k.ID)
+			fmt.Fprintf(env.Stdout, "new signing key %s (%s); running servers pick it up within 30s, and the previous key verifies until its tokens expire\n", k.ID, k.Alg)
+			return nil
+		}
+		list, err := c.Keys.List(ctx)
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			enc := json.NewEncoder(env.Stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(list)
+		}
+		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tRETIRED")
+		for _, k := range list {
+			retired := "-"
+			if !k.RetiredAt.IsZero() {
+				retired = k.RetiredAt.Format(time.DateTime)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Alg, k.State, k.CreatedAt.Format(time.DateTime), retired)
 		}
 		return tw.Flush()
 	})

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -29,9 +30,33 @@ type Config struct {
 	LogFormat      string   `yaml:"log_format"` // text or json
 	LogLevel       string   `yaml:"log_level"`  // debug, info, warn, error
 
-	Session  Session  `yaml:"session"`
-	Password Password `yaml:"password"`
-	Throttle Throttle `yaml:"throttle"`
+	// PublicURL is where clients reach gatehouse; it is the token issuer
+	// (iss) and the base of the discovery metadata's URLs.
+	PublicURL string `yaml:"public_url"`
+
+	Session    Session    `yaml:"session"`
+	Password   Password   `yaml:"password"`
+	Throttle   Throttle   `yaml:"throttle"`
+	Tokens     Tokens     `yaml:"tokens"`
+	Revocation Revocation `yaml:"revocation"`
+}
+
+// Tokens holds the access- and refresh-token settings.
+type Tokens struct {
+	Alg          string        `yaml:"alg"`           // EdDSA, ES256, RS256 or HS256
+	Audience     string        `yaml:"audience"`      // aud of access tokens
+	AccessTTL    time.Duration `yaml:"access_ttl"`    // access-token lifetime
+	RefreshGrace time.Duration `yaml:"refresh_grace"` // how long a just-spent refresh token still works
+	Leeway       time.Duration `yaml:"leeway"`        // clock skew tolerated on token times
+	RotateEvery  time.Duration `yaml:"rotate_every"`  // automatic signing-key rotation; 0 = never
+}
+
+// Revocation holds the revocation-feed settings.
+type Revocation struct {
+	PollInterval time.Duration `yaml:"poll_interval"` // how often the embedded store's feed polls
+	// MaxStale is how long an instance keeps trusting its last revocation
+	// list when the feed is down, before it refuses tokens (fails closed).
+	MaxStale time.Duration `yaml:"max_stale"`
 }
 
 // Session holds the session lifetimes.
@@ -77,6 +102,10 @@ func Default() Config {
 		},
 		Password: Password{MemoryKiB: 19456, Iterations: 2, Parallelism: 1, QueueTimeout: 2 * time.Second},
 		Throttle: Throttle{AccountFreeFailures: 5, IPFreeFailures: 20, BaseDelay: time.Second, MaxDelay: 15 * time.Minute},
+		PublicURL: "http://localhost:8080",
+		Tokens: Tokens{Alg: "EdDSA", Audience: "gatehouse", AccessTTL: 10 * time.Minute, RefreshGrace: 10 * time.Second,
+			Leeway: 5 * time.Second, RotateEvery: 30 * 24 * time.Hour},
+		Revocation: Revocation{PollInterval: time.Second, MaxStale: 30 * time.Second},
 	}
 }
 
@@ -112,9 +141,18 @@ func Flags(fs *flag.FlagSet, cfg *Config, serve bool) *Binding {
 	fs.UintVar(&cfg.Password.MemoryKiB, "password-memory-kib", cfg.Password.MemoryKiB, "argon2id memory per hash, KiB")
 	fs.UintVar(&cfg.Password.Iterations, "password-iterations", cfg.Password.Iterations, "argon2id passes")
 	fs.UintVar(&cfg.Password.Parallelism, "password-parallelism", cfg.Password.Parallelism, "argon2id lanes (1-16)")
+	fs.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "public base `URL` of gatehouse: the token issuer (iss)")
+	fs.StringVar(&cfg.Tokens.Alg, "token-alg", cfg.Tokens.Alg, "signing algorithm of new keys: EdDSA, ES256, RS256 or HS256")
+	fs.StringVar(&cfg.Tokens.Audience, "token-audience", cfg.Tokens.Audience, "audience (aud) of access tokens")
+	fs.DurationVar(&cfg.Tokens.AccessTTL, "token-access-ttl", cfg.Tokens.AccessTTL, "access-token lifetime")
+	fs.DurationVar(&cfg.Tokens.Leeway, "token-leeway", cfg.Tokens.Leeway, "clock skew tolerated on token times (at most 30s)")
+	fs.DurationVar(&cfg.Tokens.RotateEvery, "token-rotate-every", cfg.Tokens.RotateEvery, "rotate the signing key this often (0 = never)")
 	if !serve {
 		return b
 	}
+	fs.DurationVar(&cfg.Tokens.RefreshGrace, "token-refresh-grace", cfg.Tokens.RefreshGrace, "a just-spent refresh token still works this long (concurrent tabs)")
+	fs.DurationVar(&cfg.Revocation.PollInterval, "revocation-poll-interval", cfg.Revocation.PollInterval, "how often the embedded store's revocation feed polls")
+	fs.DurationVar(&cfg.Revocation.MaxStale, "revocation-max-stale", cfg.Revocation.MaxStale, "refuse tokens when the revocation feed has been down this long")
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen `address` (host:port)")
 	fs.BoolVar(&cfg.CookieSecure, "cookie-secure", cfg.CookieSecure, "Secure + __Host- session cookie (works on http://localhost too)")
 	fs.Var((*listValue)(&cfg.TrustedOrigins), "trusted-origins", "comma-separated extra `origins` allowed to send cookie-authenticated writes")
@@ -223,6 +261,17 @@ func (c *Config) Validate() error {
 	check(c.Password.MaxConcurrent >= 0 && c.Password.MaxQueue >= -1, "password-max-concurrent must not be negative; password-max-queue must be -1 (no queue) or more")
 	check(c.Throttle.AccountFreeFailures >= 1 && c.Throttle.IPFreeFailures >= 1, "throttle free failures must be at least 1")
 	check(c.Throttle.BaseDelay > 0 && c.Throttle.MaxDelay >= c.Throttle.BaseDelay, "throttle-base-delay must be positive and at most throttle-max-delay")
+	check(map[string]bool{"EdDSA": true, "ES256": true, "RS256": true, "HS256": true}[c.Tokens.Alg], "token-alg must be EdDSA, ES256, RS256 or HS256, not %q", c.Tokens.Alg)
+	check(c.Tokens.Audience != "", "token-audience must not be empty")
+	check(c.Tokens.AccessTTL >= 10*time.Second && c.Tokens.AccessTTL <= 24*time.Hour, "token-access-ttl must be from 10s to 24h")
+	check(c.Tokens.RefreshGrace >= 0 && c.Tokens.RefreshGrace <= time.Minute, "token-refresh-grace must be from 0 to 1m")
+	check(c.Tokens.Leeway >= 0 && c.Tokens.Leeway <= 30*time.Second, "token-leeway must be from 0 to 30s")
+	check(c.Tokens.RotateEvery == 0 || c.Tokens.RotateEvery >= time.Hour, "token-rotate-every must be 0 (never) or at least 1h")
+	check(c.Revocation.PollInterval > 0, "revocation-poll-interval must be positive")
+	check(c.Revocation.MaxStale >= 0, "revocation-max-stale must not be negative (0 = never fail closed)")
+	u, err := url.Parse(c.PublicURL)
+	check(err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.RawQuery == "" && u.Fragment == "",
+		"public-url must be an absolute http(s) URL such as https://auth.example.com, not %q", c.PublicURL)
 	return errors.Join(errs...)
 }
 

@@ -5,12 +5,15 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/gatehouse/gatehouse/auth"
+	"github.com/gatehouse/gatehouse/keys"
 	"github.com/gatehouse/gatehouse/store"
+	"github.com/gatehouse/gatehouse/token"
 )
 
 // Config is the HTTP-level configuration.
@@ -24,6 +27,17 @@ type Config struct {
 	TrustedOrigins []string
 	// UI, if set, serves the web pages (/, /account, /static/…).
 	UI http.Handler
+	// Keys, if set, enables the JWKS and key administration.
+	Keys KeyAdmin
+	// Issuer is the public base URL, for discovery metadata.
+	Issuer string
+}
+
+// KeyAdmin is what the API needs of the signing-key manager.
+type KeyAdmin interface {
+	KeySet() *token.KeySet
+	List(ctx context.Context) ([]keys.Info, error)
+	Rotate(ctx context.Context) (keys.Info, error)
 }
 
 // API holds the handlers. Build it with New; use Handler to serve.
@@ -40,6 +54,9 @@ type API struct {
 func New(cfg Config, svc *auth.Service, ready func(context.Context) error, log *slog.Logger) (*API, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Issuer != "" && !validIssuer(cfg.Issuer) {
+		return nil, fmt.Errorf("issuer %q must be an absolute http(s) URL without query or fragment", cfg.Issuer)
 	}
 	a := &API{cfg: cfg, svc: svc, ready: ready, log: log, origins: http.NewCrossOriginProtection()}
 	a.cookie = "gatehouse_session"
@@ -67,6 +84,12 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("GET /v1/sessions", a.authed(a.listSessions))
 	mux.Handle("DELETE /v1/sessions/{id}", a.authed(a.revokeSession))
 	mux.Handle("DELETE /v1/sessions", a.authed(a.revokeOtherSessions))
+	mux.Handle("POST /v1/session/token", a.authed(a.sessionToken))
+	mux.HandleFunc("POST /v1/token", a.token)
+	mux.HandleFunc("POST /v1/revoke", a.revoke)
+	mux.Handle("POST /v1/introspect", a.authed(a.introspect))
+	mux.HandleFunc("GET /.well-known/jwks.json", a.jwks)
+	mux.HandleFunc("GET /.well-known/openid-configuration", a.discovery)
 
 	mux.Handle("GET /v1/admin/users", a.admin(a.adminListUsers))
 	mux.Handle("POST /v1/admin/users", a.admin(a.adminCreateUser))
@@ -74,6 +97,9 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("PATCH /v1/admin/users/{id}", a.admin(a.adminUpdateUser))
 	mux.Handle("GET /v1/admin/users/{id}/sessions", a.admin(a.adminUserSessions))
 	mux.Handle("POST /v1/admin/users/{id}/logout", a.admin(a.adminLogoutUser))
+	mux.Handle("GET /v1/admin/keys", a.admin(a.adminListKeys))
+	mux.Handle("POST /v1/admin/keys/rotate", a.admin(a.adminRotateKeys))
+	mux.Handle("GET /v1/admin/audit", a.admin(a.adminAudit))
 
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

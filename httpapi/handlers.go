@@ -54,9 +54,7 @@ func (a *API) readCredentials(w http.ResponseWriter, r *http.Request) (credentia
 		return c, err
 	}
 	switch c.Mode {
-	case "", "cookie":
-	case "token":
-		return c, apperr.New(apperr.Unprocessable, `Token mode is not available yet on this server; use mode "cookie".`)
+	case "", "cookie", "token":
 	default:
 		return c, apperr.New(apperr.Unprocessable, `Field "mode" must be "cookie" or "token".`)
 	}
@@ -72,12 +70,12 @@ func (a *API) signup(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	in, err := a.svc.Signup(r.Context(), c.Email, c.Password, clientOf(r))
+	in, err := a.svc.Signup(r.Context(), c.Email, c.Password, clientOf(r), c.Mode == "token")
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	a.startCookieSession(w, in, http.StatusCreated)
+	a.startSession(w, r, in, c.Mode, http.StatusCreated)
 }
 
 func (a *API) login(w http.ResponseWriter, r *http.Request) {
@@ -86,12 +84,40 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	in, err := a.svc.Login(r.Context(), c.Email, c.Password, clientOf(r))
+	in, err := a.svc.Login(r.Context(), c.Email, c.Password, clientOf(r), c.Mode == "token")
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	a.startCookieSession(w, in, http.StatusOK)
+	a.startSession(w, r, in, c.Mode, http.StatusOK)
+}
+
+// tokenResponse is the RFC 6749 section 5.1 answer, plus the session ID.
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int    `json:"expires_in"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	SessionID    string `json:"session_id,omitempty"`
+}
+
+func toTokenResponse(p auth.TokenPair) tokenResponse {
+	return tokenResponse{AccessToken: p.AccessToken, TokenType: "Bearer", ExpiresIn: int(p.ExpiresIn.Seconds()),
+		RefreshToken: p.RefreshToken, SessionID: p.SessionID}
+}
+
+func (a *API) startSession(w http.ResponseWriter, r *http.Request, in auth.SignIn, mode string, status int) {
+	if mode == "token" {
+		pair, err := a.svc.LoginTokens(r.Context(), in)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		w.Header().Set("Pragma", "no-cache")
+		writeJSON(w, status, toTokenResponse(pair))
+		return
+	}
+	a.startCookieSession(w, in, status)
 }
 
 func (a *API) startCookieSession(w http.ResponseWriter, in auth.SignIn, status int) {
@@ -125,7 +151,9 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request, c caller) {
 		a.writeError(w, r, err)
 		return
 	}
-	a.clearCookie(w)
+	if !c.Bearer {
+		a.clearCookie(w)
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -133,15 +161,16 @@ type meJSON struct {
 	User      userJSON    `json:"user"`
 	Roles     []string    `json:"roles"`
 	Session   sessionJSON `json:"session"`
-	CSRFToken string      `json:"csrf_token"`
+	CSRFToken string      `json:"csrf_token,omitempty"`
 }
 
 func (a *API) me(w http.ResponseWriter, r *http.Request, c caller) {
 	u := toUserJSON(c.User)
-	writeJSON(w, http.StatusOK, meJSON{
-		User: u, Roles: u.Roles, Session: toSessionJSON(c.Session, c.Session.ID),
-		CSRFToken: auth.CSRFToken(c.sessionToken),
-	})
+	m := meJSON{User: u, Roles: u.Roles, Session: toSessionJSON(c.Session, c.Session.ID)}
+	if !c.Bearer {
+		m.CSRFToken = auth.CSRFToken(c.sessionToken)
+	}
+	writeJSON(w, http.StatusOK, m)
 }
 
 func (a *API) listSessions(w http.ResponseWriter, r *http.Request, c caller) {
@@ -163,7 +192,7 @@ func sessionsJSON(list []store.Session, currentID string) []sessionJSON {
 
 func (a *API) revokeSession(w http.ResponseWriter, r *http.Request, c caller) {
 	id := r.PathValue("id")
-	if err := a.svc.RevokeSession(r.Context(), c.User.ID, id); err != nil {
+	if err := a.svc.RevokeSession(r.Context(), actorOf(r, c), c.User.ID, id); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
@@ -174,7 +203,7 @@ func (a *API) revokeSession(w http.ResponseWriter, r *http.Request, c caller) {
 }
 
 func (a *API) revokeOtherSessions(w http.ResponseWriter, r *http.Request, c caller) {
-	n, err := a.svc.RevokeSessions(r.Context(), c.User.ID, c.Session.ID)
+	n, err := a.svc.RevokeSessions(r.Context(), actorOf(r, c), c.User.ID, c.Session.ID)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -225,7 +254,7 @@ func (a *API) adminCreateUser(w http.ResponseWriter, r *http.Request, c caller) 
 		a.writeError(w, r, apperr.New(apperr.Unprocessable, "Password is required."))
 		return
 	}
-	u, err := a.svc.CreateUser(r.Context(), in.Email, in.Password, in.Roles)
+	u, err := a.svc.CreateUser(r.Context(), actorOf(r, c), in.Email, in.Password, in.Roles)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -271,10 +300,10 @@ func (a *API) adminUpdateUser(w http.ResponseWriter, r *http.Request, c caller) 
 	}
 	u, err := a.svc.User(r.Context(), id)
 	if in.Roles != nil && err == nil {
-		u, err = a.svc.SetRoles(r.Context(), id, *in.Roles)
+		u, err = a.svc.SetRoles(r.Context(), actorOf(r, c), id, *in.Roles)
 	}
 	if in.Disabled != nil && err == nil {
-		u, err = a.svc.SetDisabled(r.Context(), id, *in.Disabled)
+		u, err = a.svc.SetDisabled(r.Context(), actorOf(r, c), id, *in.Disabled)
 	}
 	if err != nil {
 		a.writeError(w, r, err)
@@ -303,19 +332,113 @@ func (a *API) adminLogoutUser(w http.ResponseWriter, r *http.Request, c caller) 
 		a.writeError(w, r, err)
 		return
 	}
-	n, err := a.svc.RevokeSessions(r.Context(), u.ID, "")
+	n, err := a.svc.RevokeSessions(r.Context(), actorOf(r, c), u.ID, "")
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	if u.ID == c.User.ID {
+	if u.ID == c.User.ID && !c.Bearer {
 		a.clearCookie(w)
 	}
 	writeJSON(w, http.StatusOK, map[string]int{"revoked": n})
+}
+
+// actorOf is the caller as the audit log records them.
+func actorOf(r *http.Request, c caller) auth.Actor {
+	return auth.Actor{UserID: c.User.ID, IP: clientIP(r)}
 }
 
 // isUnauthenticated reports whether err means "no valid session".
 func isUnauthenticated(err error) bool {
 	var e *apperr.Error
 	return errors.As(err, &e) && e.Code == apperr.Unauthenticated
+}
+
+func (a *API) notFoundProblem(w http.ResponseWriter, r *http.Request) {
+	a.writeError(w, r, apperr.New(apperr.NotFound, "There is nothing at this address."))
+}
+
+func (a *API) adminListKeys(w http.ResponseWriter, r *http.Request, c caller) {
+	if a.cfg.Keys == nil {
+		a.notFoundProblem(w, r)
+		return
+	}
+	list, err := a.cfg.Keys.List(r.Context())
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"keys": list})
+}
+
+func (a *API) adminRotateKeys(w http.ResponseWriter, r *http.Request, c caller) {
+	if a.cfg.Keys == nil {
+		a.notFoundProblem(w, r)
+		return
+	}
+	k, err := a.cfg.Keys.Rotate(r.Context())
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	a.svc.AuditKeyRotated(r.Context(), actorOf(r, c), k.ID)
+	writeJSON(w, http.StatusOK, k)
+}
+
+type auditJSON struct {
+	ID        int64             `json:"id"`
+	Time      time.Time         `json:"time"`
+	Type      string            `json:"type"`
+	ActorID   string            `json:"actor_id,omitempty"`
+	UserID    string            `json:"user_id,omitempty"`
+	SessionID string            `json:"session_id,omitempty"`
+	IP        string            `json:"ip,omitempty"`
+	Detail    map[string]string `json:"detail,omitempty"`
+}
+
+func (a *API) adminAudit(w http.ResponseWriter, r *http.Request, c caller) {
+	q := r.URL.Query()
+	f := store.AuditFilter{UserID: q.Get("user"), Type: q.Get("type"), Limit: 100}
+	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
+		if v := q.Get(name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				a.writeError(w, r, apperr.New(apperr.Invalid, "Query parameter "+name+" must be an RFC 3339 time, like 2026-01-02T15:04:05Z."))
+				return
+			}
+			*dst = t
+		}
+	}
+	for name, dst := range map[string]*int64{"before": &f.Before} {
+		if v := q.Get(name); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 1 {
+				a.writeError(w, r, apperr.New(apperr.Invalid, "Query parameter "+name+" must be a positive event ID."))
+				return
+			}
+			*dst = n
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			a.writeError(w, r, apperr.New(apperr.Invalid, "Query parameter limit must be a whole number from 1 to 1000."))
+			return
+		}
+		f.Limit = n
+	}
+	events, err := a.svc.ListAudit(r.Context(), f)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	out := make([]auditJSON, 0, len(events))
+	for _, e := range events {
+		out = append(out, auditJSON(e))
+	}
+	resp := map[string]any{"events": out}
+	if len(events) == f.Limit {
+		resp["next_before"] = events[len(events)-1].ID
+	}
+	writeJSON(w, http.StatusOK, resp)
 }

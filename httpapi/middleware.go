@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/apperr"
@@ -169,7 +170,7 @@ func (a *API) authed(h func(http.ResponseWriter, *http.Request, caller)) http.Ha
 			a.writeError(w, r, err)
 			return
 		}
-		if unsafeMethod(r.Method) {
+		if unsafeMethod(r.Method) && !c.Bearer {
 			if err := a.checkOrigin(r); err != nil {
 				a.writeError(w, r, err)
 				return
@@ -194,7 +195,21 @@ func (a *API) admin(h func(http.ResponseWriter, *http.Request, caller)) http.Han
 	})
 }
 
+// authenticate takes a bearer access token if the request carries one,
+// else the session cookie. A request with a malformed Authorization header
+// is refused rather than silently falling back to the cookie.
 func (a *API) authenticate(r *http.Request) (caller, error) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		tok, ok := bearerToken(h)
+		if !ok {
+			return caller{}, apperr.New(apperr.Unauthenticated, `The Authorization header must be "Bearer <access token>".`)
+		}
+		p, err := a.svc.AuthenticateBearer(r.Context(), tok, clientOf(r))
+		if err != nil {
+			return caller{}, err
+		}
+		return caller{Principal: p}, nil
+	}
 	ck, err := r.Cookie(a.cookie)
 	if err != nil || ck.Value == "" {
 		return caller{}, apperr.New(apperr.Unauthenticated, "You are not signed in. Sign in first.")
@@ -204,4 +219,14 @@ func (a *API) authenticate(r *http.Request) (caller, error) {
 		return caller{}, err
 	}
 	return caller{Principal: p, sessionToken: ck.Value}, nil
+}
+
+// bearerToken extracts the token of an RFC 6750 Authorization header.
+func bearerToken(h string) (string, bool) {
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	tok = strings.TrimSpace(tok)
+	return tok, tok != "" && !strings.ContainsAny(tok, " \t")
 }

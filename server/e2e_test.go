@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/auth"
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/password"
 	"github.com/gatehouse/gatehouse/server"
@@ -210,7 +211,7 @@ func TestSignupSetsHardenedCookieAndCSRFToken(t *testing.T) {
 		t.Fatalf("session token is %d characters, want 43 (256 bits base64url)", len(token))
 	}
 	// The store keeps only a hash: the token itself must not appear in it.
-	sess, err := e.srv.Store().ListUserSessions(context.Background(), m["user"].(map[string]any)["id"].(string))
+	sess, err := e.srv.Store.ListUserSessions(context.Background(), m["user"].(map[string]any)["id"].(string))
 	if err != nil || len(sess) != 1 {
 		t.Fatalf("sessions: %v %v", sess, err)
 	}
@@ -356,7 +357,7 @@ func TestLogoutKillsCookieServerSide(t *testing.T) {
 func TestAdminForceLogout(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	if _, err := e.srv.Service.CreateUser(ctx, "admin@example.com", pw, []string{"admin"}); err != nil {
+	if _, err := e.srv.Service.CreateUser(ctx, auth.Actor{}, "admin@example.com", pw, []string{"admin"}); err != nil {
 		t.Fatal(err)
 	}
 	admin := e.browser("")
@@ -433,7 +434,7 @@ func TestBadInputGetsClearProblemsAndWritesNothing(t *testing.T) {
 	e := newEnv(t)
 	b := e.browser("")
 	b.signup("hal@example.com", pw)
-	before, _ := e.srv.Store().CountUsers(context.Background())
+	before, _ := e.srv.Store.CountUsers(context.Background())
 
 	cases := []struct {
 		name   string
@@ -477,7 +478,7 @@ func TestBadInputGetsClearProblemsAndWritesNothing(t *testing.T) {
 			}
 		})
 	}
-	after, _ := e.srv.Store().CountUsers(context.Background())
+	after, _ := e.srv.Store.CountUsers(context.Background())
 	if after != before {
 		t.Fatalf("bad signups wrote users: %d -> %d", before, after)
 	}
@@ -564,7 +565,7 @@ func TestIdleAndAbsoluteExpiry(t *testing.T) {
 	b := e.browser("")
 	uid := b.signup("jo@example.com", pw)["user"].(map[string]any)["id"].(string)
 	lastSeen := func() time.Time {
-		s, err := e.srv.Store().ListUserSessions(ctx, uid)
+		s, err := e.srv.Store.ListUserSessions(ctx, uid)
 		if err != nil || len(s) != 1 {
 			t.Fatalf("sessions: %v %v", s, err)
 		}

@@ -6,6 +6,8 @@ package server
 
 import (
 	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,21 +19,32 @@ import (
 	"github.com/gatehouse/gatehouse/auth"
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/keys"
 	"github.com/gatehouse/gatehouse/password"
+	"github.com/gatehouse/gatehouse/revocation"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gatehouse/gatehouse/throttle"
+	"github.com/gatehouse/gatehouse/token"
 	"github.com/gatehouse/gatehouse/web"
 )
 
 // Server is one gatehouse instance.
 type Server struct {
+	*Core
 	cfg     config.Config
 	log     *slog.Logger
-	store   store.Store
-	secret  []byte
-	Service *auth.Service
 	API     *httpapi.API
 	handler http.Handler
+}
+
+// Core is gatehouse without HTTP: the store, the auth service, the signing
+// keys and the revocation list. The command line's admin commands use it.
+type Core struct {
+	Service     *auth.Service
+	Store       store.Store
+	Keys        *keys.Manager
+	Revocations *revocation.Set
+	Feed        *revocation.Feed
 }
 
 // Options are the parts a caller may supply instead of the defaults.
@@ -45,12 +58,43 @@ type Options struct {
 }
 
 // New builds a Server. The store is opened and, for the embedded SQLite
-// default, migrated; the secret file is created if missing.
+// default, migrated; the secret file and the first signing key are created
+// if missing, and the revocation list is loaded.
 func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 		opts.Logger = log
+	}
+	core, err := Open(ctx, cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := core.Feed.Sync(ctx); err != nil {
+		core.Close()
+		return nil, fmt.Errorf("load revocation list: %w", err)
+	}
+	api, err := httpapi.New(httpapi.Config{
+		CookieSecure:   cfg.CookieSecure,
+		TrustedOrigins: cfg.TrustedOrigins,
+		UI:             web.Handler(),
+		Keys:           core.Keys,
+		Issuer:         cfg.PublicURL,
+	}, core.Service, core.Store.Ping, log)
+	if err != nil {
+		core.Close()
+		return nil, fmt.Errorf("http api: %w", err)
+	}
+	return &Server{Core: core, cfg: cfg, log: log, API: api, handler: api.Handler()}, nil
+}
+
+// Open opens the store (migrating an embedded SQLite one), loads or creates
+// the server secret and the signing keys, and builds the auth service. The
+// caller closes the Core.
+func Open(ctx context.Context, cfg config.Config, opts Options) (*Core, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
 	secret, created, err := LoadOrCreateSecret(cfg.SecretFile)
 	if err != nil {
@@ -59,40 +103,42 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	if created {
 		log.Info("created a new server secret", "file", cfg.SecretFile)
 	}
-	svc, st, err := OpenService(ctx, cfg, opts)
+	st, err := OpenStore(ctx, cfg.Store, true)
 	if err != nil {
 		return nil, err
 	}
-	api, err := httpapi.New(httpapi.Config{
-		CookieSecure:   cfg.CookieSecure,
-		TrustedOrigins: cfg.TrustedOrigins,
-		UI:             web.Handler(),
-	}, svc, st.Ping, log)
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	alg, err := token.ParseAlg(cfg.Tokens.Alg)
 	if err != nil {
 		st.Close()
-		return nil, fmt.Errorf("trusted-origins: %w", err)
+		return nil, err
 	}
-	return &Server{cfg: cfg, log: log, store: st, secret: secret, Service: svc, API: api, handler: api.Handler()}, nil
-}
-
-// OpenService opens the store and builds the auth service on it, without
-// any HTTP: the command line's admin commands use it. The caller closes
-// the returned store.
-func OpenService(ctx context.Context, cfg config.Config, opts Options) (*auth.Service, store.Store, error) {
-	st, err := OpenStore(ctx, cfg.Store, true)
+	km := keys.New(keys.Config{
+		Alg:         alg,
+		RotateEvery: cfg.Tokens.RotateEvery,
+		VerifyFor:   cfg.Tokens.AccessTTL + 2*cfg.Tokens.Leeway,
+		Now:         now,
+	}, st, secret, log)
+	if err := km.Load(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	chainKey, err := hkdf.Key(sha256.New, secret, nil, "gatehouse refresh-token chain v1", 32)
 	if err != nil {
-		return nil, nil, err
+		st.Close()
+		return nil, err
 	}
+	revs := revocation.NewSet(cfg.Revocation.MaxStale)
+
 	params := password.Params{
 		Memory: uint32(cfg.Password.MemoryKiB), Iterations: uint32(cfg.Password.Iterations),
 		Parallelism: uint8(cfg.Password.Parallelism), SaltLength: 16, KeyLength: 32,
 	}
 	if opts.PasswordParams != nil {
 		params = *opts.PasswordParams
-	}
-	now := opts.Now
-	if now == nil {
-		now = time.Now
 	}
 	limiter := func(free int) throttle.Limiter {
 		return throttle.NewMemory(throttle.Config{
@@ -103,6 +149,11 @@ func OpenService(ctx context.Context, cfg config.Config, opts Options) (*auth.Se
 		IdleTimeout:      cfg.Session.IdleTimeout,
 		AbsoluteLifetime: cfg.Session.AbsoluteLifetime,
 		TouchInterval:    cfg.Session.TouchInterval,
+		AccessTokenTTL:   cfg.Tokens.AccessTTL,
+		RefreshGrace:     cfg.Tokens.RefreshGrace,
+		Issuer:           cfg.PublicURL,
+		Audience:         cfg.Tokens.Audience,
+		Leeway:           cfg.Tokens.Leeway,
 		Now:              now,
 	}, auth.Deps{
 		Store: st,
@@ -113,21 +164,30 @@ func OpenService(ctx context.Context, cfg config.Config, opts Options) (*auth.Se
 		Policy:         password.NewPolicy(),
 		AccountLimiter: limiter(cfg.Throttle.AccountFreeFailures),
 		IPLimiter:      limiter(cfg.Throttle.IPFreeFailures),
-		Logger:         opts.Logger,
+		Keys:           km,
+		Revocations:    revs,
+		ChainKey:       chainKey,
+		Logger:         log,
 	})
-	return svc, st, nil
+	feed := &revocation.Feed{Store: st, Set: revs, Interval: cfg.Revocation.PollInterval, Now: now, Log: log}
+	return &Core{Service: svc, Store: st, Keys: km, Revocations: revs, Feed: feed}, nil
 }
+
+// Close releases the store.
+func (c *Core) Close() error { return c.Store.Close() }
 
 // Handler is the whole HTTP surface.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Store is the open store.
-func (s *Server) Store() store.Store { return s.store }
-
-// Run starts the background work (the expired-session sweeper) until ctx
-// ends. Serve calls it; tests that use Handler directly may too.
+// Run does the background work until ctx ends: the expired-session
+// sweeper, the revocation feed, and signing-key reload and rotation. Serve
+// calls it; tests that use Handler directly may too.
 func (s *Server) Run(ctx context.Context) {
-	s.Service.Run(ctx, s.cfg.Session.SweepInterval)
+	var wg sync.WaitGroup
+	wg.Go(func() { s.Service.Run(ctx, s.cfg.Session.SweepInterval) })
+	wg.Go(func() { s.Feed.Run(ctx) })
+	wg.Go(func() { s.Keys.Run(ctx) })
+	wg.Wait()
 }
 
 // Serve listens on the configured address and serves until ctx ends, then
@@ -179,6 +239,3 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 	}
 	return nil
 }
-
-// Close releases the store.
-func (s *Server) Close() error { return s.store.Close() }

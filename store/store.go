@@ -61,6 +61,14 @@ type Session struct {
 	ExpiresAt     time.Time
 	IP            string // client IP at the last recorded use
 	UserAgent     string // raw User-Agent at sign-in, truncated by the caller
+
+	// Refresh-token state, for sessions signed in in token mode; all zero
+	// for cookie sessions. Only the hash of the current refresh token is
+	// kept. RefreshGen counts rotations (1 for the first token) and
+	// RefreshRotatedAt is when the current token was issued.
+	RefreshHash      []byte
+	RefreshGen       int64
+	RefreshRotatedAt time.Time
 }
 
 // Expired reports whether the session is past either of its deadlines.
@@ -109,6 +117,13 @@ type Sessions interface {
 	// TouchSession records a use: it sets LastSeenAt, IdleExpiresAt and IP.
 	// ErrNotFound when the session is gone.
 	TouchSession(ctx context.Context, id string, lastSeen, idleExpires time.Time, ip string) error
+	// UpdateSession reads the session, passes a copy to fn and, if fn
+	// returns nil, writes fn's result atomically: concurrent updates of one
+	// session are serialised, so two callers can never both see the same
+	// old state and both write (refresh rotation relies on this). ID and
+	// UserID cannot change. An error from fn is returned as is and writes
+	// nothing; ErrNotFound when the session is missing.
+	UpdateSession(ctx context.Context, id string, fn func(s *Session) error) (Session, error)
 	// DeleteSession removes one session; ErrNotFound when it is missing.
 	DeleteSession(ctx context.Context, id string) error
 	// DeleteUserSessions removes every session of the user except the one
@@ -120,11 +135,105 @@ type Sessions interface {
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
 }
 
+// SigningKey is a token-signing key. The private key is sealed (encrypted
+// with a key derived from the server secret) before it reaches the store.
+type SigningKey struct {
+	ID        string // the JWS "kid"
+	Alg       string // EdDSA, ES256, RS256 or HS256
+	Sealed    []byte // the sealed private key
+	CreatedAt time.Time
+	// RetiredAt is zero while the key may sign. Once a newer key takes
+	// over it is set, and the key only verifies until the tokens it signed
+	// have expired.
+	RetiredAt time.Time
+}
+
+// Keys stores signing keys.
+type Keys interface {
+	// CreateKey inserts k; ErrAlreadyExists when its ID exists.
+	CreateKey(ctx context.Context, k SigningKey) error
+	// ListKeys returns every key, oldest first (by CreatedAt, then ID).
+	ListKeys(ctx context.Context) ([]SigningKey, error)
+	// RetireKeys sets RetiredAt to at on every key that is not retired yet,
+	// except the key whose ID is except. Keys already retired keep their
+	// time.
+	RetireKeys(ctx context.Context, except string, at time.Time) error
+	// DeleteKey removes a key; ErrNotFound when it is missing.
+	DeleteKey(ctx context.Context, id string) error
+}
+
+// Revocation kinds.
+const (
+	RevokeSession = "sid"  // every token of the session Key
+	RevokeToken   = "jti"  // the one token whose jti is Key
+	RevokeUser    = "user" // every token of user Key issued before NotBefore
+)
+
+// Revocation is an entry of the revocation list: tokens it covers must be
+// refused until ExpiresAt, after which none of them can be valid anyway.
+type Revocation struct {
+	// Seq is assigned by the store on insert: strictly increasing in the
+	// order entries become visible, so an instance can ask for what is new
+	// since the last Seq it saw.
+	Seq       int64
+	Kind      string
+	Key       string
+	NotBefore time.Time // RevokeUser only
+	ExpiresAt time.Time
+	CreatedAt time.Time
+}
+
+// Revocations stores the revocation list that every instance mirrors in
+// memory.
+type Revocations interface {
+	// AddRevocations appends entries (Seq is ignored on input and assigned)
+	// and returns them with their Seq.
+	AddRevocations(ctx context.Context, rs []Revocation) ([]Revocation, error)
+	// RevocationsSince returns the entries with Seq > after that are not
+	// expired at now, by ascending Seq. after = 0 gives the whole live list.
+	RevocationsSince(ctx context.Context, after int64, now time.Time) ([]Revocation, error)
+	// DeleteExpiredRevocations removes entries expired at now.
+	DeleteExpiredRevocations(ctx context.Context, now time.Time) (int, error)
+}
+
+// AuditEvent is one line of the audit log. It never holds a secret.
+type AuditEvent struct {
+	ID        int64 // assigned by the store, increasing
+	Time      time.Time
+	Type      string // e.g. "signin.ok", "session.revoked", "refresh.reuse"
+	ActorID   string // the user who acted, if not the subject or the system
+	UserID    string // the user the event is about
+	SessionID string
+	IP        string
+	Detail    map[string]string
+}
+
+// AuditFilter selects audit events; zero fields do not filter.
+type AuditFilter struct {
+	UserID string
+	Type   string
+	Since  time.Time // Time >= Since
+	Until  time.Time // Time < Until
+	Before int64     // ID < Before (paging backwards)
+	Limit  int       // <= 0 means 100
+}
+
+// Audit stores the audit log. It is append-only.
+type Audit interface {
+	// AppendAudit adds e (its ID is assigned) and returns the ID.
+	AppendAudit(ctx context.Context, e AuditEvent) (int64, error)
+	// ListAudit returns matching events, newest first (by ID).
+	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+}
+
 // Store is everything a backend offers. Optional capabilities (a revocation
 // feed, say) are separate interfaces found by type assertion.
 type Store interface {
 	Users
 	Sessions
+	Keys
+	Revocations
+	Audit
 	// Ping checks that the backend is reachable (for /readyz).
 	Ping(ctx context.Context) error
 	// Close releases the backend's resources.

@@ -19,8 +19,12 @@ import (
 
 var _ store.Store = (*Store)(nil)
 
-// defaultLimit is ListUsers' page size when the caller sets none.
-const defaultLimit = 100
+// defaultLimit is the page size of ListUsers and ListAudit when the caller
+// sets none; maxAuditLimit caps ListAudit's, as the SQLite backend does.
+const (
+	defaultLimit  = 100
+	maxAuditLimit = 1000
+)
 
 // Store keeps every record in maps behind one mutex. Records are copied
 // on the way in and on the way out, so no caller ever shares memory with
@@ -32,6 +36,14 @@ type Store struct {
 	sessions map[string]store.Session
 	tokens   map[string]string              // string(token hash) -> session ID
 	byUser   map[string]map[string]struct{} // user ID -> session IDs
+	keys     map[string]store.SigningKey    // by ID
+	// revocations is ordered by Seq; lastSeq is the highest Seq ever
+	// assigned, kept apart so that deleting the newest entry never lets
+	// its Seq be reused.
+	revocations []store.Revocation
+	lastSeq     int64
+	// audit is ordered by ID; IDs run 1, 2, 3... as the log is append-only.
+	audit []store.AuditEvent
 }
 
 // New returns an empty store.
@@ -42,6 +54,7 @@ func New() *Store {
 		sessions: make(map[string]store.Session),
 		tokens:   make(map[string]string),
 		byUser:   make(map[string]map[string]struct{}),
+		keys:     make(map[string]store.SigningKey),
 	}
 }
 
@@ -223,6 +236,40 @@ func (s *Store) TouchSession(ctx context.Context, id string, lastSeen, idleExpir
 	return nil
 }
 
+// UpdateSession implements store.Sessions. fn runs under the write lock,
+// which serialises concurrent updates; fn must therefore not call the
+// store. A token hash that another session holds gives ErrAlreadyExists
+// and writes nothing.
+func (s *Store) UpdateSession(ctx context.Context, id string, fn func(sess *store.Session) error) (store.Session, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, ok := s.sessions[id]
+	if !ok {
+		return store.Session{}, fmt.Errorf("memory: session %q: %w", id, store.ErrNotFound)
+	}
+	work := cloneSession(old)
+	if err := fn(&work); err != nil {
+		return store.Session{}, err
+	}
+	switch {
+	case work.ID != id:
+		return store.Session{}, fmt.Errorf("memory: update session %q: the ID cannot change (to %q)", id, work.ID)
+	case work.UserID != old.UserID:
+		return store.Session{}, fmt.Errorf("memory: update session %q: the user cannot change (from %q to %q)", id, old.UserID, work.UserID)
+	case len(work.TokenHash) == 0:
+		return store.Session{}, fmt.Errorf("memory: update session %q: empty token hash", id)
+	}
+	if owner, ok := s.tokens[string(work.TokenHash)]; ok && owner != id {
+		return store.Session{}, fmt.Errorf("memory: update session %q: token hash: %w", id, store.ErrAlreadyExists)
+	}
+	// A fresh copy, not an assignment to work: fn may have kept &work.
+	sess := normSession(work)
+	delete(s.tokens, string(old.TokenHash))
+	s.tokens[string(sess.TokenHash)] = id
+	s.sessions[id] = sess
+	return cloneSession(sess), nil
+}
+
 // DeleteSession implements store.Sessions.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	s.mu.Lock()
@@ -320,14 +367,20 @@ func normUser(u store.User) store.User {
 	return u
 }
 
-// normSession returns a copy of sess as the store keeps it.
+// normSession returns a copy of sess as the store keeps it. An empty
+// refresh hash becomes nil, as SQLite's NULL does.
 func normSession(sess store.Session) store.Session {
 	sess.TokenHash = slices.Clone(sess.TokenHash)
+	sess.RefreshHash = slices.Clone(sess.RefreshHash)
+	if len(sess.RefreshHash) == 0 {
+		sess.RefreshHash = nil
+	}
 	sess.CreatedAt = normTime(sess.CreatedAt)
 	sess.AuthTime = normTime(sess.AuthTime)
 	sess.LastSeenAt = normTime(sess.LastSeenAt)
 	sess.IdleExpiresAt = normTime(sess.IdleExpiresAt)
 	sess.ExpiresAt = normTime(sess.ExpiresAt)
+	sess.RefreshRotatedAt = normTime(sess.RefreshRotatedAt)
 	return sess
 }
 
@@ -338,5 +391,6 @@ func cloneUser(u store.User) store.User {
 
 func cloneSession(sess store.Session) store.Session {
 	sess.TokenHash = slices.Clone(sess.TokenHash)
+	sess.RefreshHash = slices.Clone(sess.RefreshHash)
 	return sess
 }

@@ -19,3 +19,7 @@ func BenchmarkSessionByTokenHash(b *testing.B) {
 func BenchmarkCreateSession(b *testing.B) {
 	storetest.BenchmarkCreateSession(b, memory.New())
 }
+
+func BenchmarkUpdateSession(b *testing.B) {
+	storetest.BenchmarkUpdateSession(b, memory.New())
+}

@@ -2,11 +2,13 @@ package sqlite
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"testing/fstest"
+	"time"
 )
 
 func TestConnectionSettings(t *testing.T) {
@@ -45,8 +47,8 @@ func TestEmbeddedMigrations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ms) == 0 || ms[0].name != "0001_init.sql" {
-		t.Errorf("first migration = %+v, want 0001_init.sql", ms)
+	if len(ms) < 2 || ms[0].name != "0001_init.sql" || ms[1].name != "0002_tokens.sql" {
+		t.Errorf("migrations = %+v, want 0001_init.sql then 0002_tokens.sql", ms)
 	}
 }
 
@@ -153,7 +155,7 @@ func TestDeleteExpiredSessionsBatches(t *testing.T) {
 	// cost a commit each.
 	_, err = s.db.ExecContext(ctx, `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
 		INSERT INTO sessions (`+sessionColumns+`)
-		SELECT 's' || i, randomblob(32), 'u', 0, 0, 0, CASE WHEN i = 0 THEN 10000 ELSE 500 END, 10000, '', '' FROM n`, expired)
+		SELECT 's' || i, randomblob(32), 'u', 0, 0, 0, CASE WHEN i = 0 THEN 10000 ELSE 500 END, 10000, '', '', NULL, 0, 0 FROM n`, expired)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,5 +165,56 @@ func TestDeleteExpiredSessionsBatches(t *testing.T) {
 	}
 	if _, err := s.SessionByID(ctx, "s0"); err != nil {
 		t.Errorf("the live session: %v", err)
+	}
+}
+
+// TestMigrateKeepsSessions upgrades a database holding a session from
+// version 1 to the latest: the session must read back as it was, with no
+// refresh state (a cookie session), which is what the defaults of the
+// columns 0002 adds are for.
+func TestMigrateKeepsSessions(t *testing.T) {
+	ctx := t.Context()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "g.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	all := s.migrations
+	s.migrations = all[:1]
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Written with version 1's columns, as a gatehouse of that time would.
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO users (id, email, password_hash, created_at, updated_at) VALUES ('u', 'u@example.test', '', 0, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO sessions (id, token_hash, user_id, created_at, auth_time, last_seen_at, idle_expires_at, expires_at, ip, user_agent)
+		VALUES ('s', x'01', 'u', 1000, 2000, 3000, 4000, 5000, '192.0.2.1', 'ua')`); err != nil {
+		t.Fatal(err)
+	}
+	s.migrations = all
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.SessionByID(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.RefreshHash != nil || got.RefreshGen != 0 || !got.RefreshRotatedAt.IsZero() {
+		t.Errorf("session from version 1: RefreshHash %#v, RefreshGen %d, RefreshRotatedAt %v; want nil, 0, the zero time",
+			got.RefreshHash, got.RefreshGen, got.RefreshRotatedAt)
+	}
+	if got.ExpiresAt != fromMillis(5000) || got.IP != "192.0.2.1" {
+		t.Errorf("session from version 1 changed: %+v", got)
+	}
+	// The default in 0002_tokens.sql is spelt as a number; it must be the
+	// zero time's.
+	var def string
+	if err := s.db.QueryRowContext(ctx,
+		`SELECT dflt_value FROM pragma_table_info('sessions') WHERE name = 'refresh_rotated_at'`).Scan(&def); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprint(millis(time.Time{})); def != want {
+		t.Errorf("default of sessions.refresh_rotated_at = %s, want %s (the zero time)", def, want)
 	}
 }

@@ -12,7 +12,8 @@ import (
 	"github.com/gatehouse/gatehouse/store"
 )
 
-const sessionColumns = `id, token_hash, user_id, created_at, auth_time, last_seen_at, idle_expires_at, expires_at, ip, user_agent`
+const sessionColumns = `id, token_hash, user_id, created_at, auth_time, last_seen_at, idle_expires_at, expires_at, ip, user_agent,
+	refresh_hash, refresh_gen, refresh_rotated_at`
 
 const selectSession = `SELECT ` + sessionColumns + ` FROM sessions`
 
@@ -23,12 +24,20 @@ const touchSession = `UPDATE sessions SET last_seen_at = ?, idle_expires_at = ?,
 // every sign-in behind it, for long.
 const expiredBatch = 1000
 
+// updateSession writes every column but the ID and the user, which
+// never change.
+const updateSession = `UPDATE sessions SET token_hash = ?, created_at = ?, auth_time = ?, last_seen_at = ?,
+	idle_expires_at = ?, expires_at = ?, ip = ?, user_agent = ?,
+	refresh_hash = ?, refresh_gen = ?, refresh_rotated_at = ?
+WHERE id = ?`
+
 func scanSession(row scanner) (store.Session, error) {
 	var (
-		sess                                      store.Session
-		created, auth, seen, idleExpires, expires int64
+		sess                                               store.Session
+		created, auth, seen, idleExpires, expires, rotated int64
 	)
-	err := row.Scan(&sess.ID, &sess.TokenHash, &sess.UserID, &created, &auth, &seen, &idleExpires, &expires, &sess.IP, &sess.UserAgent)
+	err := row.Scan(&sess.ID, &sess.TokenHash, &sess.UserID, &created, &auth, &seen, &idleExpires, &expires, &sess.IP, &sess.UserAgent,
+		&sess.RefreshHash, &sess.RefreshGen, &rotated)
 	if err != nil {
 		return store.Session{}, err
 	}
@@ -37,7 +46,29 @@ func scanSession(row scanner) (store.Session, error) {
 	sess.LastSeenAt = fromMillis(seen)
 	sess.IdleExpiresAt = fromMillis(idleExpires)
 	sess.ExpiresAt = fromMillis(expires)
+	sess.RefreshRotatedAt = fromMillis(rotated)
+	if len(sess.RefreshHash) == 0 {
+		sess.RefreshHash = nil // NULL, or an empty blob written by hand
+	}
 	return sess, nil
+}
+
+// sessionArgs are the values of sessionColumns, in order.
+func sessionArgs(sess store.Session) []any {
+	return []any{sess.ID, sess.TokenHash, sess.UserID,
+		millis(sess.CreatedAt), millis(sess.AuthTime), millis(sess.LastSeenAt),
+		millis(sess.IdleExpiresAt), millis(sess.ExpiresAt),
+		sess.IP, sess.UserAgent,
+		refreshHashArg(sess.RefreshHash), sess.RefreshGen, millis(sess.RefreshRotatedAt)}
+}
+
+// refreshHashArg is how a refresh hash is bound: NULL for none, whether
+// the caller said so with nil or with an empty slice.
+func refreshHashArg(h []byte) any {
+	if len(h) == 0 {
+		return nil
+	}
+	return h
 }
 
 // CreateSession implements store.Sessions. A session of a user that does
@@ -46,11 +77,8 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
 	if len(sess.TokenHash) == 0 {
 		return fmt.Errorf("sqlite: create session %q: empty token hash", sess.ID)
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		sess.ID, sess.TokenHash, sess.UserID,
-		millis(sess.CreatedAt), millis(sess.AuthTime), millis(sess.LastSeenAt),
-		millis(sess.IdleExpiresAt), millis(sess.ExpiresAt),
-		sess.IP, sess.UserAgent)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		sessionArgs(sess)...)
 	switch {
 	case isUniqueViolation(err):
 		return fmt.Errorf("sqlite: create session %q: %w: %v", sess.ID, store.ErrAlreadyExists, err)
@@ -129,7 +157,72 @@ func (s *Store) TouchSession(ctx context.Context, id string, lastSeen, idleExpir
 	if err != nil {
 		return fmt.Errorf("sqlite: touch session %q: %w", id, err)
 	}
-	return mustHaveAffected(res, "touch", id)
+	return mustHaveAffected(res, "touch session", id)
+}
+
+// UpdateSession implements store.Sessions. The read, fn and the write share
+// one immediate transaction, so concurrent updates of a session queue on
+// the write lock and each fn sees the result of the one before; fn must
+// therefore not call the store. A token hash that another session holds
+// gives ErrAlreadyExists and writes nothing.
+func (s *Store) UpdateSession(ctx context.Context, id string, fn func(sess *store.Session) error) (store.Session, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return store.Session{}, fmt.Errorf("sqlite: update session %q: %w", id, err)
+	}
+	defer rollback(tx)
+	work, err := getSession(tx.QueryRowContext(ctx, selectSession+" WHERE id = ?", id), fmt.Sprintf("%q", id))
+	if err != nil {
+		return store.Session{}, err
+	}
+	userID := work.UserID
+	if err := fn(&work); err != nil {
+		return store.Session{}, err
+	}
+	switch {
+	case work.ID != id:
+		return store.Session{}, fmt.Errorf("sqlite: update session %q: the ID cannot change (to %q)", id, work.ID)
+	case work.UserID != userID:
+		return store.Session{}, fmt.Errorf("sqlite: update session %q: the user cannot change (from %q to %q)", id, userID, work.UserID)
+	case len(work.TokenHash) == 0:
+		return store.Session{}, fmt.Errorf("sqlite: update session %q: empty token hash", id)
+	}
+	// Copied out of work, which fn may still hold a pointer to, and read
+	// back as the database will give it.
+	sess := normSession(work)
+	_, err = tx.ExecContext(ctx, updateSession,
+		sess.TokenHash, millis(sess.CreatedAt), millis(sess.AuthTime), millis(sess.LastSeenAt),
+		millis(sess.IdleExpiresAt), millis(sess.ExpiresAt), sess.IP, sess.UserAgent,
+		refreshHashArg(sess.RefreshHash), sess.RefreshGen, millis(sess.RefreshRotatedAt),
+		id)
+	if isUniqueViolation(err) {
+		// The hash stays out of the error: it identifies a live credential.
+		return store.Session{}, fmt.Errorf("sqlite: update session %q: token hash: %w", id, store.ErrAlreadyExists)
+	}
+	if err != nil {
+		return store.Session{}, fmt.Errorf("sqlite: update session %q: %w", id, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return store.Session{}, fmt.Errorf("sqlite: update session %q: %w", id, err)
+	}
+	return sess, nil
+}
+
+// normSession returns a copy of sess as it reads back from the database:
+// times in UTC milliseconds, no empty refresh hash, no shared slices.
+func normSession(sess store.Session) store.Session {
+	sess.TokenHash = slices.Clone(sess.TokenHash)
+	sess.RefreshHash = slices.Clone(sess.RefreshHash)
+	if len(sess.RefreshHash) == 0 {
+		sess.RefreshHash = nil
+	}
+	sess.CreatedAt = normTime(sess.CreatedAt)
+	sess.AuthTime = normTime(sess.AuthTime)
+	sess.LastSeenAt = normTime(sess.LastSeenAt)
+	sess.IdleExpiresAt = normTime(sess.IdleExpiresAt)
+	sess.ExpiresAt = normTime(sess.ExpiresAt)
+	sess.RefreshRotatedAt = normTime(sess.RefreshRotatedAt)
+	return sess
 }
 
 // DeleteSession implements store.Sessions.
@@ -138,17 +231,18 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: delete session %q: %w", id, err)
 	}
-	return mustHaveAffected(res, "delete", id)
+	return mustHaveAffected(res, "delete session", id)
 }
 
-// mustHaveAffected turns "no row matched" into ErrNotFound.
-func mustHaveAffected(res sql.Result, verb, id string) error {
+// mustHaveAffected turns "no row matched" into ErrNotFound. what is the
+// operation and the kind of record, "delete session" say, for the error.
+func mustHaveAffected(res sql.Result, what, id string) error {
 	n, err := res.RowsAffected()
 	if err != nil {
-		return fmt.Errorf("sqlite: %s session %q: %w", verb, id, err)
+		return fmt.Errorf("sqlite: %s %q: %w", what, id, err)
 	}
 	if n == 0 {
-		return fmt.Errorf("sqlite: %s session %q: %w", verb, id, store.ErrNotFound)
+		return fmt.Errorf("sqlite: %s %q: %w", what, id, store.ErrNotFound)
 	}
 	return nil
 }

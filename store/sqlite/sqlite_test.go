@@ -21,6 +21,10 @@ func BenchmarkCreateSession(b *testing.B) {
 	storetest.BenchmarkCreateSession(b, openMigrated(b))
 }
 
+func BenchmarkUpdateSession(b *testing.B) {
+	storetest.BenchmarkUpdateSession(b, openMigrated(b))
+}
+
 // openMigrated opens a fresh database file, migrated, closed at cleanup.
 func openMigrated(tb testing.TB) *sqlite.Store {
 	tb.Helper()

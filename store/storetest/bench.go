@@ -3,6 +3,7 @@ package storetest
 import (
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/store"
 )
@@ -62,5 +63,36 @@ func BenchmarkCreateSession(b *testing.B, s store.Store) {
 			b.Fatalf("CreateSession: %v", err)
 		}
 		i++
+	}
+}
+
+// BenchmarkUpdateSession measures a refresh: one session's refresh token
+// rotated through UpdateSession, the read-modify-write every token
+// refresh pays.
+func BenchmarkUpdateSession(b *testing.B, s store.Store) {
+	ctx := b.Context()
+	u := newUser(b)
+	if err := s.CreateUser(ctx, u); err != nil {
+		b.Fatalf("CreateUser: %v", err)
+	}
+	sess := newTokenSession(b, u.ID, baseTime())
+	if err := s.CreateSession(ctx, sess); err != nil {
+		b.Fatalf("CreateSession: %v", err)
+	}
+	hash := [32]byte{}
+	copy(hash[:], sess.RefreshHash)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.UpdateSession(ctx, sess.ID, func(cur *store.Session) error {
+			// A new hash per generation without paying for crypto/rand.
+			g := cur.RefreshGen
+			hash[0], hash[1], hash[2], hash[3] = byte(g), byte(g>>8), byte(g>>16), byte(g>>24)
+			cur.RefreshHash = hash[:]
+			cur.RefreshGen++
+			cur.RefreshRotatedAt = cur.RefreshRotatedAt.Add(time.Millisecond)
+			return nil
+		}); err != nil {
+			b.Fatalf("UpdateSession: %v", err)
+		}
 	}
 }

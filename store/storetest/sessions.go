@@ -365,3 +365,302 @@ func testDeleteExpiredSessions(t *testing.T, s store.Store) {
 	}
 	checkSession(t, s, live)
 }
+
+// newTokenSession returns a session signed in in token mode, holding its
+// first refresh token, that exists nowhere yet.
+func newTokenSession(tb testing.TB, userID string, created time.Time) store.Session {
+	tb.Helper()
+	sess := newSession(tb, userID, created)
+	sess.RefreshHash = newTokenHash(tb)
+	sess.RefreshGen = 1
+	sess.RefreshRotatedAt = created
+	return sess
+}
+
+// cloneSession is sess with slices of its own, so that a test can keep
+// what it wrote while the store or fn mutates what it was given.
+func cloneSession(sess store.Session) store.Session {
+	sess.TokenHash = slices.Clone(sess.TokenHash)
+	sess.RefreshHash = slices.Clone(sess.RefreshHash)
+	return sess
+}
+
+func testSessionRefreshRoundTrip(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := createUser(t, s)
+	tok := newTokenSession(t, u.ID, baseTime())
+	tok.RefreshGen = 3
+	tok.RefreshRotatedAt = baseTime().Add(time.Minute + 123*time.Microsecond)
+	want := cloneSession(tok)
+	if err := s.CreateSession(ctx, tok); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	tok.RefreshHash[0] ^= 0xff // the store must have copied it
+	checkSession(t, s, want)
+	got, err := s.SessionByTokenHash(ctx, want.TokenHash)
+	if err != nil {
+		t.Fatalf("SessionByTokenHash: %v", err)
+	}
+	if d := sessionDiff(want, got); d != "" {
+		t.Errorf("SessionByTokenHash: %s", d)
+	}
+	got.RefreshHash[0] ^= 0xff
+	checkSession(t, s, want)
+	list, err := s.ListUserSessions(ctx, u.ID)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("ListUserSessions = %d sessions, %v; want 1", len(list), err)
+	}
+	if d := sessionDiff(want, list[0]); d != "" {
+		t.Errorf("ListUserSessions: %s", d)
+	}
+	list[0].RefreshHash[1] ^= 0xff
+	checkSession(t, s, want)
+
+	// A cookie session has no refresh state; an empty refresh hash means
+	// the same as nil and reads back as nil.
+	for name, hash := range map[string][]byte{"nil": nil, "empty": {}} {
+		cookie := newSession(t, u.ID, baseTime())
+		cookie.RefreshHash = hash
+		if err := s.CreateSession(ctx, cookie); err != nil {
+			t.Fatalf("CreateSession(%s refresh hash): %v", name, err)
+		}
+		got, err := s.SessionByID(ctx, cookie.ID)
+		if err != nil {
+			t.Fatalf("SessionByID: %v", err)
+		}
+		if got.RefreshHash != nil || got.RefreshGen != 0 || !got.RefreshRotatedAt.IsZero() {
+			t.Errorf("cookie session with a %s refresh hash reads back with RefreshHash %#v, RefreshGen %d, RefreshRotatedAt %v; want nil, 0, the zero time",
+				name, got.RefreshHash, got.RefreshGen, got.RefreshRotatedAt)
+		}
+	}
+}
+
+func testUpdateSession(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := createUser(t, s)
+	sess := createSession(t, s, u.ID, baseTime())
+	neighbour := createSession(t, s, u.ID, baseTime())
+
+	// Every field but ID and UserID changes, cookie session to token mode.
+	want := sess
+	want.TokenHash = newTokenHash(t)
+	want.CreatedAt = baseTime().Add(-time.Hour)
+	want.AuthTime = baseTime().Add(10*time.Minute + 1*time.Microsecond)
+	want.LastSeenAt = baseTime().Add(11 * time.Minute)
+	want.IdleExpiresAt = baseTime().Add(41 * time.Minute)
+	want.ExpiresAt = baseTime().Add(48 * time.Hour)
+	want.IP = "2001:db8::9"
+	want.UserAgent = "storetest/2.0"
+	want.RefreshHash = newTokenHash(t)
+	want.RefreshGen = 7
+	want.RefreshRotatedAt = baseTime().Add(11*time.Minute + 456*time.Microsecond)
+	calls := 0
+	got, err := s.UpdateSession(ctx, sess.ID, func(cur *store.Session) error {
+		calls++
+		if d := sessionDiff(sess, *cur); d != "" {
+			t.Errorf("fn got %s", d)
+		}
+		*cur = cloneSession(want)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("UpdateSession: %v", err)
+	}
+	if calls != 1 {
+		t.Errorf("fn called %d times, want 1", calls)
+	}
+	if d := sessionDiff(want, got); d != "" {
+		t.Errorf("UpdateSession returned %s", d)
+	}
+	checkSession(t, s, want)
+	checkSession(t, s, neighbour)
+	if got, err := s.SessionByTokenHash(ctx, want.TokenHash); err != nil || got.ID != sess.ID {
+		t.Errorf("SessionByTokenHash(new hash) = %q, %v; want %q", got.ID, err, sess.ID)
+	}
+	if _, err := s.SessionByTokenHash(ctx, sess.TokenHash); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("SessionByTokenHash(old hash) = %v, want ErrNotFound", err)
+	}
+	list, err := s.ListUserSessions(ctx, u.ID)
+	if err != nil {
+		t.Fatalf("ListUserSessions: %v", err)
+	}
+	for _, l := range list {
+		if l.ID == want.ID {
+			if d := sessionDiff(want, l); d != "" {
+				t.Errorf("ListUserSessions after UpdateSession: %s", d)
+			}
+		}
+	}
+	// The old token hash is free again.
+	again := newSession(t, u.ID, baseTime())
+	again.TokenHash = sess.TokenHash
+	if err := s.CreateSession(ctx, again); err != nil {
+		t.Errorf("CreateSession reusing the replaced token hash: %v", err)
+	}
+
+	// Back to no refresh state, an empty hash standing for none.
+	want.RefreshHash, want.RefreshGen, want.RefreshRotatedAt = nil, 0, time.Time{}
+	got, err = s.UpdateSession(ctx, sess.ID, func(cur *store.Session) error {
+		cur.RefreshHash, cur.RefreshGen, cur.RefreshRotatedAt = []byte{}, 0, time.Time{}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("UpdateSession(clear refresh): %v", err)
+	}
+	if d := sessionDiff(want, got); d != "" {
+		t.Errorf("UpdateSession(clear refresh) returned %s", d)
+	}
+	checkSession(t, s, want)
+	if got, err := s.SessionByID(ctx, sess.ID); err == nil && !got.RefreshRotatedAt.IsZero() {
+		t.Errorf("RefreshRotatedAt = %v, want the zero time back", got.RefreshRotatedAt)
+	}
+
+	// An fn that changes nothing writes nothing new.
+	got, err = s.UpdateSession(ctx, sess.ID, func(*store.Session) error { return nil })
+	if err != nil {
+		t.Fatalf("UpdateSession(no change): %v", err)
+	}
+	if d := sessionDiff(want, got); d != "" {
+		t.Errorf("UpdateSession(no change) returned %s", d)
+	}
+	checkSession(t, s, want)
+}
+
+func testUpdateSessionNotFound(t *testing.T, s store.Store) {
+	called := false
+	_, err := s.UpdateSession(t.Context(), newID(t, "missing"), func(*store.Session) error {
+		called = true
+		return nil
+	})
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("UpdateSession(missing) = %v, want ErrNotFound", err)
+	}
+	if called {
+		t.Error("fn was called for a missing session")
+	}
+}
+
+func testUpdateSessionFnError(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := createUser(t, s)
+	sess := newTokenSession(t, u.ID, baseTime())
+	want := cloneSession(sess)
+	if err := s.CreateSession(ctx, sess); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	errBoom := errors.New("boom")
+	_, err := s.UpdateSession(ctx, sess.ID, func(cur *store.Session) error {
+		// Mutate in place too: fn must have been given a copy.
+		cur.TokenHash[0] ^= 0xff
+		cur.RefreshHash[0] ^= 0xff
+		cur.RefreshGen++
+		cur.IP = "198.51.100.7"
+		cur.ExpiresAt = cur.ExpiresAt.Add(time.Hour)
+		return errBoom
+	})
+	if err != errBoom {
+		t.Errorf("UpdateSession returned %v, want fn's error as is", err)
+	}
+	checkSession(t, s, want)
+	if got, err := s.SessionByTokenHash(ctx, want.TokenHash); err != nil || got.ID != want.ID {
+		t.Errorf("SessionByTokenHash(unchanged hash) = %q, %v; want %q", got.ID, err, want.ID)
+	}
+}
+
+func testUpdateSessionIDCannotChange(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := createUser(t, s)
+	other := createUser(t, s)
+	a := createSession(t, s, u.ID, baseTime())
+	b := createSession(t, s, u.ID, baseTime().Add(time.Second))
+	fresh := newID(t, "sess")
+	tests := []struct {
+		name string
+		fn   func(cur *store.Session)
+	}{
+		{"ID to a fresh one", func(cur *store.Session) { cur.ID = fresh }},
+		{"ID to another session's", func(cur *store.Session) { cur.ID = b.ID }},
+		{"UserID to another user", func(cur *store.Session) { cur.UserID = other.ID }},
+		{"UserID to none", func(cur *store.Session) { cur.UserID = "" }},
+	}
+	for _, tc := range tests {
+		_, err := s.UpdateSession(ctx, a.ID, func(cur *store.Session) error {
+			tc.fn(cur)
+			cur.IP = "198.51.100.7"
+			cur.RefreshGen = 9
+			cur.TokenHash = newTokenHash(t)
+			return nil
+		})
+		if err == nil {
+			t.Errorf("UpdateSession changing the %s succeeded, want an error", tc.name)
+		}
+		checkSession(t, s, a)
+		checkSession(t, s, b)
+	}
+	if _, err := s.SessionByID(ctx, fresh); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("SessionByID(new ID) = %v, want ErrNotFound", err)
+	}
+	if list, err := s.ListUserSessions(ctx, other.ID); err != nil || len(list) != 0 {
+		t.Errorf("ListUserSessions(other user) = %q, %v; want none", ids(list, sessionID), err)
+	}
+}
+
+func testUpdateSessionTokenHash(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := createUser(t, s)
+	a := createSession(t, s, u.ID, baseTime())
+	b := createSession(t, s, u.ID, baseTime().Add(time.Second))
+
+	// Taking another session's token hash is refused like creating a
+	// session with it.
+	_, err := s.UpdateSession(ctx, b.ID, func(cur *store.Session) error {
+		cur.TokenHash = slices.Clone(a.TokenHash)
+		cur.IP = "198.51.100.7"
+		return nil
+	})
+	if !errors.Is(err, store.ErrAlreadyExists) {
+		t.Errorf("UpdateSession to a taken token hash = %v, want ErrAlreadyExists", err)
+	}
+	checkSession(t, s, a)
+	checkSession(t, s, b)
+	if got, err := s.SessionByTokenHash(ctx, a.TokenHash); err != nil || got.ID != a.ID {
+		t.Errorf("SessionByTokenHash(a's hash) = %q, %v; want %q", got.ID, err, a.ID)
+	}
+
+	// A session without a token hash could never be found again.
+	for name, hash := range map[string][]byte{"nil": nil, "empty": {}} {
+		if _, err := s.UpdateSession(ctx, b.ID, func(cur *store.Session) error {
+			cur.TokenHash = hash
+			return nil
+		}); err == nil {
+			t.Errorf("UpdateSession to a %s token hash succeeded, want an error", name)
+		}
+		checkSession(t, s, b)
+	}
+}
+
+func testUpdateSessionCopies(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := createUser(t, s)
+	sess := createSession(t, s, u.ID, baseTime())
+	want := sess
+	want.RefreshHash = newTokenHash(t)
+	want.RefreshGen = 1
+	var kept *store.Session
+	got, err := s.UpdateSession(ctx, sess.ID, func(cur *store.Session) error {
+		kept = cur
+		cur.RefreshHash = slices.Clone(want.RefreshHash)
+		cur.RefreshGen = 1
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("UpdateSession: %v", err)
+	}
+	kept.TokenHash[0] ^= 0xff
+	kept.RefreshHash[0] ^= 0xff
+	kept.IP = "mutated-after-fn"
+	checkSession(t, s, want)
+	got.TokenHash[1] ^= 0xff
+	got.RefreshHash[1] ^= 0xff
+	checkSession(t, s, want)
+}

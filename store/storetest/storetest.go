@@ -4,9 +4,11 @@
 //
 // Every test makes its own records under fresh random IDs and emails, so
 // suites can share one database across runs. Tests that check totals
-// (CountUsers, DeleteExpiredSessions) are written to stay exact when nobody
-// else writes to the database while they run; run one suite per database
-// at a time.
+// (CountUsers, DeleteExpiredSessions, DeleteExpiredRevocations) or what is
+// new since a revocation Seq are written to stay exact when nobody else
+// writes to the database while they run; run one suite per database at a
+// time. RetireKeys retires every key in the store but the one spared, so
+// a shared database collects retired keys.
 package storetest
 
 import (
@@ -63,9 +65,32 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"DeleteUserSessions", testDeleteUserSessions},
 		{"DeleteUserSessionsExcept", testDeleteUserSessionsExcept},
 		{"DeleteExpiredSessions", testDeleteExpiredSessions},
+		{"SessionRefreshRoundTrip", testSessionRefreshRoundTrip},
+		{"UpdateSession", testUpdateSession},
+		{"UpdateSessionNotFound", testUpdateSessionNotFound},
+		{"UpdateSessionFnError", testUpdateSessionFnError},
+		{"UpdateSessionIDCannotChange", testUpdateSessionIDCannotChange},
+		{"UpdateSessionTokenHash", testUpdateSessionTokenHash},
+		{"UpdateSessionCopies", testUpdateSessionCopies},
+		{"CreateKey", testCreateKey},
+		{"CreateKeyDuplicate", testCreateKeyDuplicate},
+		{"DeleteKey", testDeleteKey},
+		{"RetireKeys", testRetireKeys},
+		{"AddRevocations", testAddRevocations},
+		{"RevocationsSeqIncreasing", testRevocationsSeqIncreasing},
+		{"RevocationsSinceExpiry", testRevocationsSinceExpiry},
+		{"DeleteExpiredRevocations", testDeleteExpiredRevocations},
+		{"AppendAudit", testAppendAudit},
+		{"ListAuditFilters", testListAuditFilters},
+		{"ListAuditPaging", testListAuditPaging},
+		{"ListAuditLimit", testListAuditLimit},
 		{"ConcurrentCreateSameEmail", testConcurrentCreateSameEmail},
 		{"ConcurrentCreateSameSession", testConcurrentCreateSameSession},
 		{"ConcurrentUpdateUser", testConcurrentUpdateUser},
+		{"RefreshRotationRace", testRefreshRotationRace},
+		{"ConcurrentUpdateSession", testConcurrentUpdateSession},
+		{"ConcurrentAddRevocations", testConcurrentAddRevocations},
+		{"ConcurrentAppendAudit", testConcurrentAppendAudit},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -219,12 +244,22 @@ func sessionDiff(want, got store.Session) string {
 	if got.UserAgent != want.UserAgent {
 		d = append(d, fmt.Sprintf("UserAgent: got %q, want %q", got.UserAgent, want.UserAgent))
 	}
+	// No refresh token is nil, whether it was written as nil or as empty.
+	if len(want.RefreshHash) == 0 && got.RefreshHash != nil {
+		d = append(d, fmt.Sprintf("RefreshHash: got %#v, want nil", got.RefreshHash))
+	} else if string(got.RefreshHash) != string(want.RefreshHash) {
+		d = append(d, fmt.Sprintf("RefreshHash: got %x, want %x", got.RefreshHash, want.RefreshHash))
+	}
+	if got.RefreshGen != want.RefreshGen {
+		d = append(d, fmt.Sprintf("RefreshGen: got %d, want %d", got.RefreshGen, want.RefreshGen))
+	}
 	d = appendNonEmpty(d,
 		timeDiff("CreatedAt", want.CreatedAt, got.CreatedAt),
 		timeDiff("AuthTime", want.AuthTime, got.AuthTime),
 		timeDiff("LastSeenAt", want.LastSeenAt, got.LastSeenAt),
 		timeDiff("IdleExpiresAt", want.IdleExpiresAt, got.IdleExpiresAt),
-		timeDiff("ExpiresAt", want.ExpiresAt, got.ExpiresAt))
+		timeDiff("ExpiresAt", want.ExpiresAt, got.ExpiresAt),
+		timeDiff("RefreshRotatedAt", want.RefreshRotatedAt, got.RefreshRotatedAt))
 	return strings.Join(d, "; ")
 }
 

@@ -1,0 +1,307 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/gatehouse/gatehouse/apperr"
+	"github.com/gatehouse/gatehouse/revocation"
+	"github.com/gatehouse/gatehouse/store"
+	"github.com/gatehouse/gatehouse/token"
+)
+
+// TokenPair is what token mode and the refresh grant hand out.
+type TokenPair struct {
+	AccessToken  string
+	ExpiresIn    time.Duration
+	RefreshToken string
+	SessionID    string
+}
+
+var (
+	errInvalidGrant = apperr.OAuth(apperr.Invalid, "invalid_grant", "The refresh token is invalid, expired, revoked or already used.")
+	errNoTokens     = apperr.New(apperr.Unprocessable, "Tokens are not enabled on this server.")
+	errBadToken     = apperr.New(apperr.Unauthenticated, "The access token is invalid, expired or revoked. Get a new one.")
+)
+
+// errGraceReplay is UpdateSession's way of saying "do not write": the
+// caller lost a rotation race within the grace window.
+var errGraceReplay = errors.New("refresh: predecessor within grace window")
+
+// errReuse says a genuine, already-spent refresh token came back: theft.
+var errReuse = errors.New("refresh: spent token reused")
+
+// MintAccessToken signs an access token for the principal's session.
+func (s *Service) MintAccessToken(ctx context.Context, p Principal) (string, time.Duration, error) {
+	if s.deps.Keys == nil {
+		return "", 0, errNoTokens
+	}
+	now := s.cfg.Now()
+	c := token.Claims{
+		Issuer:    s.cfg.Issuer,
+		Subject:   p.User.ID,
+		Audience:  []string{s.cfg.Audience},
+		IssuedAt:  now,
+		ExpiresAt: now.Add(s.cfg.AccessTokenTTL),
+		SessionID: p.Session.ID,
+		Roles:     p.User.Roles,
+		AuthTime:  p.Session.AuthTime,
+	}
+	tok, err := s.deps.Keys.KeySet().Issue(c)
+	if err != nil {
+		return "", 0, err
+	}
+	return tok, s.cfg.AccessTokenTTL, nil
+}
+
+// pairFor mints an access token to go with a refresh token.
+func (s *Service) pairFor(ctx context.Context, u store.User, sess store.Session, refresh string) (TokenPair, error) {
+	at, ttl, err := s.MintAccessToken(ctx, Principal{User: u, Session: sess})
+	if err != nil {
+		return TokenPair{}, err
+	}
+	return TokenPair{AccessToken: at, ExpiresIn: ttl, RefreshToken: refresh, SessionID: sess.ID}, nil
+}
+
+// LoginTokens signs in in token mode: a new session with a refresh-token
+// family, and a first access token.
+func (s *Service) LoginTokens(ctx context.Context, in SignIn) (TokenPair, error) {
+	return s.pairFor(ctx, in.User, in.Session, in.RefreshToken)
+}
+
+// Refresh rotates a refresh token: the presented token is spent and a new
+// pair is returned. See refresh.go for the chain. The cases:
+//   - the current token: rotate (atomically in the store) and return the
+//     successor;
+//   - its immediate predecessor within RefreshGrace of the rotation (two
+//     tabs raced): return the current token again with a fresh access
+//     token — the same family, never a second one;
+//   - any genuine older token, or the predecessor after the grace window:
+//     theft; the session is revoked and the event audited;
+//   - anything else: invalid_grant, and nothing changes.
+//
+// A store failure leaves the presented token usable.
+func (s *Service) Refresh(ctx context.Context, refresh string, c Client) (TokenPair, error) {
+	if s.deps.Keys == nil {
+		return TokenPair{}, errNoTokens
+	}
+	rt, ok := parseRefreshToken(refresh)
+	if !ok {
+		return TokenPair{}, errInvalidGrant
+	}
+	sess, err := s.deps.Store.SessionByID(ctx, rt.sessionID)
+	if errors.Is(err, store.ErrNotFound) {
+		return TokenPair{}, errInvalidGrant
+	}
+	if err != nil {
+		return TokenPair{}, err
+	}
+	now := s.now()
+	if sess.Expired(now) {
+		return TokenPair{}, errInvalidGrant
+	}
+	u, err := s.deps.Store.UserByID(ctx, sess.UserID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && u.Disabled) {
+		return TokenPair{}, errInvalidGrant
+	}
+	if err != nil {
+		return TokenPair{}, err
+	}
+
+	var out refreshToken
+	sess, err = s.deps.Store.UpdateSession(ctx, rt.sessionID, func(x *store.Session) error {
+		out = refreshToken{}
+		if len(x.RefreshHash) == 0 {
+			return errInvalidGrant
+		}
+		switch {
+		case rt.gen == x.RefreshGen:
+			if !rt.matches(x.RefreshHash) {
+				return errInvalidGrant
+			}
+			out = rt.next(s.deps.ChainKey)
+			x.RefreshHash, x.RefreshGen, x.RefreshRotatedAt = out.hash(), out.gen, now
+			x.LastSeenAt, x.IdleExpiresAt, x.IP = now, s.idleDeadline(now, x.ExpiresAt), c.IP
+			return nil
+		case rt.gen == x.RefreshGen-1:
+			succ := rt.next(s.deps.ChainKey)
+			if !succ.matches(x.RefreshHash) {
+				return errInvalidGrant
+			}
+			if now.Sub(x.RefreshRotatedAt) <= s.cfg.RefreshGrace {
+				out = succ
+				return errGraceReplay
+			}
+			return errReuse
+		case rt.chainsTo(s.deps.ChainKey, x.RefreshGen, x.RefreshHash):
+			return errReuse
+		default:
+			return errInvalidGrant
+		}
+	})
+	switch {
+	case err == nil, errors.Is(err, errGraceReplay):
+		if errors.Is(err, errGraceReplay) {
+			// The winner's session state is current; read it back for the
+			// access token.
+			if sess, err = s.deps.Store.SessionByID(ctx, rt.sessionID); err != nil {
+				return TokenPair{}, errInvalidGrant
+			}
+		}
+		return s.pairFor(ctx, u, sess, out.String())
+	case errors.Is(err, errReuse):
+		s.refreshReuse(ctx, rt, c)
+		return TokenPair{}, errInvalidGrant
+	case errors.Is(err, store.ErrNotFound):
+		return TokenPair{}, errInvalidGrant
+	default:
+		return TokenPair{}, err // includes errInvalidGrant
+	}
+}
+
+// refreshReuse revokes the session whose spent refresh token came back.
+func (s *Service) refreshReuse(ctx context.Context, rt refreshToken, c Client) {
+	sess, err := s.deps.Store.SessionByID(ctx, rt.sessionID)
+	if err != nil {
+		return
+	}
+	if err := s.deps.Store.DeleteSession(ctx, sess.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.log.ErrorContext(ctx, "revoking session after refresh reuse failed", "session_id", sess.ID, "err", err)
+	}
+	s.revoked(ctx, []store.Session{sess})
+	s.log.WarnContext(ctx, "refresh token reuse: session revoked", "user_id", sess.UserID, "session_id", sess.ID, "generation", rt.gen)
+	s.audit(ctx, store.AuditEvent{Type: EventRefreshReuse, UserID: sess.UserID, SessionID: sess.ID, IP: c.IP,
+		Detail: map[string]string{"presented_generation": strconv.FormatInt(rt.gen, 10), "current_generation": strconv.FormatInt(sess.RefreshGen, 10)}})
+}
+
+// VerifyAccessToken checks an access token: signature, claims and the
+// revocation list, with no store round trip.
+func (s *Service) VerifyAccessToken(tok string) (token.Claims, error) {
+	if s.deps.Keys == nil {
+		return token.Claims{}, errNoTokens
+	}
+	now := s.cfg.Now()
+	c, err := s.verifier.Verify(s.deps.Keys.KeySet(), tok, now)
+	if err != nil {
+		return token.Claims{}, apperr.Wrap(apperr.Unauthenticated, errBadToken.Message, err)
+	}
+	if err := s.deps.Revocations.Check(now, c.SessionID, c.ID, c.Subject, c.IssuedAt); err != nil {
+		if errors.Is(err, revocation.ErrStale) {
+			return token.Claims{}, apperr.Wrap(apperr.Unavailable, "Token checks are paused: this server lost its revocation feed. Try again shortly.", err)
+		}
+		return token.Claims{}, apperr.Wrap(apperr.Unauthenticated, errBadToken.Message, err)
+	}
+	return c, nil
+}
+
+// AuthenticateBearer resolves an access token to its caller for
+// gatehouse's own API, which also needs the live session and user.
+func (s *Service) AuthenticateBearer(ctx context.Context, tok string, cl Client) (Principal, error) {
+	c, err := s.VerifyAccessToken(tok)
+	if err != nil {
+		return Principal{}, err
+	}
+	sess, err := s.deps.Store.SessionByID(ctx, c.SessionID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (sess.UserID != c.Subject || sess.Expired(s.now()))) {
+		return Principal{}, errBadToken
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	u, err := s.deps.Store.UserByID(ctx, c.Subject)
+	if errors.Is(err, store.ErrNotFound) {
+		return Principal{}, errBadToken
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	if u.Disabled {
+		return Principal{}, errDisabled
+	}
+	p := s.touch(ctx, u, sess, cl, s.now())
+	p.Bearer, p.Claims = true, c
+	return p, nil
+}
+
+// RevokeToken is RFC 7009 revocation: a refresh token ends its whole
+// session (its family); an access token is revoked by its jti until it
+// expires. Unknown, invalid or already-dead tokens are not an error.
+func (s *Service) RevokeToken(ctx context.Context, tok, hint string, c Client) error {
+	if s.deps.Keys == nil {
+		return errNoTokens
+	}
+	tryRefresh := func() bool {
+		rt, ok := parseRefreshToken(tok)
+		if !ok {
+			return false
+		}
+		sess, err := s.deps.Store.SessionByID(ctx, rt.sessionID)
+		if err != nil || len(sess.RefreshHash) == 0 || !rt.chainsTo(s.deps.ChainKey, sess.RefreshGen, sess.RefreshHash) {
+			return false
+		}
+		if err := s.deps.Store.DeleteSession(ctx, sess.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return false
+		}
+		s.revoked(ctx, []store.Session{sess})
+		s.audit(ctx, store.AuditEvent{Type: EventTokenRevoked, UserID: sess.UserID, SessionID: sess.ID, IP: c.IP, Detail: map[string]string{"token": "refresh"}})
+		return true
+	}
+	tryAccess := func() bool {
+		claims, err := s.VerifyAccessToken(tok)
+		if err != nil {
+			return false
+		}
+		now := s.now()
+		s.publishRevocations(ctx, []store.Revocation{{Kind: store.RevokeToken, Key: claims.ID, ExpiresAt: claims.ExpiresAt.Add(2 * s.cfg.Leeway), CreatedAt: now}})
+		s.audit(ctx, store.AuditEvent{Type: EventTokenRevoked, UserID: claims.Subject, SessionID: claims.SessionID, IP: c.IP, Detail: map[string]string{"token": "access", "jti": claims.ID}})
+		return true
+	}
+	if hint == "access_token" {
+		_ = tryAccess() || tryRefresh()
+	} else {
+		_ = tryRefresh() || tryAccess()
+	}
+	return nil
+}
+
+// Introspection is an RFC 7662 answer.
+type Introspection struct {
+	Active    bool
+	TokenType string // "access_token" or "refresh_token"
+	Claims    token.Claims
+	Email     string
+	ExpiresAt time.Time
+}
+
+// Introspect says whether a token is active now and what it carries.
+func (s *Service) Introspect(ctx context.Context, tok string) (Introspection, error) {
+	if s.deps.Keys == nil {
+		return Introspection{}, errNoTokens
+	}
+	if rt, ok := parseRefreshToken(tok); ok {
+		sess, err := s.deps.Store.SessionByID(ctx, rt.sessionID)
+		if err != nil || sess.Expired(s.now()) || rt.gen != sess.RefreshGen || !rt.matches(sess.RefreshHash) {
+			return Introspection{}, nil
+		}
+		u, err := s.deps.Store.UserByID(ctx, sess.UserID)
+		if err != nil || u.Disabled {
+			return Introspection{}, nil
+		}
+		return Introspection{Active: true, TokenType: "refresh_token", Email: u.Email, ExpiresAt: sess.ExpiresAt,
+			Claims: token.Claims{Subject: u.ID, SessionID: sess.ID, IssuedAt: sess.RefreshRotatedAt, Issuer: s.cfg.Issuer, Roles: u.Roles}}, nil
+	}
+	c, err := s.VerifyAccessToken(tok)
+	if err != nil {
+		if apperr.CodeOf(err) == apperr.Unavailable {
+			return Introspection{}, err
+		}
+		return Introspection{}, nil
+	}
+	in := Introspection{Active: true, TokenType: "access_token", Claims: c, ExpiresAt: c.ExpiresAt}
+	if u, err := s.deps.Store.UserByID(ctx, c.Subject); err == nil {
+		in.Email = u.Email
+	}
+	return in, nil
+}

@@ -1,0 +1,59 @@
+package revocation_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/revocation"
+	"github.com/gatehouse/gatehouse/store"
+)
+
+var t0 = time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+
+func TestCheck(t *testing.T) {
+	s := revocation.NewSet(0)
+	s.Apply(t0, []store.Revocation{
+		{Seq: 1, Kind: store.RevokeSession, Key: "ses_a", ExpiresAt: t0.Add(10 * time.Minute)},
+		{Seq: 2, Kind: store.RevokeToken, Key: "jti_b", ExpiresAt: t0.Add(10 * time.Minute)},
+		{Seq: 3, Kind: store.RevokeUser, Key: "usr_c", NotBefore: t0, ExpiresAt: t0.Add(10 * time.Minute)},
+		{Seq: 4, Kind: store.RevokeSession, Key: "ses_old", ExpiresAt: t0.Add(-time.Second)},
+	})
+	cases := []struct {
+		name           string
+		sid, jti, user string
+		iat            time.Time
+		at             time.Time
+		revoked        bool
+	}{
+		{"revoked session", "ses_a", "j1", "usr_x", t0, t0, true},
+		{"revoked token", "ses_x", "jti_b", "usr_x", t0, t0, true},
+		{"user token issued before not-before", "ses_x", "j2", "usr_c", t0.Add(-time.Second), t0, true},
+		{"user token issued at not-before", "ses_x", "j3", "usr_c", t0, t0, false},
+		{"user token issued after", "ses_x", "j4", "usr_c", t0.Add(time.Minute), t0, false},
+		{"other session", "ses_z", "j5", "usr_x", t0, t0, false},
+		{"already-expired entry never applied", "ses_old", "j6", "usr_x", t0, t0, false},
+		{"entry past its expiry", "ses_a", "j7", "usr_x", t0, t0.Add(11 * time.Minute), false},
+	}
+	for _, c := range cases {
+		err := s.Check(c.at, c.sid, c.jti, c.user, c.iat)
+		if c.revoked != errors.Is(err, revocation.ErrRevoked) {
+			t.Errorf("%s: got %v, revoked=%v", c.name, err, c.revoked)
+		}
+	}
+	if s.Len() != 3 {
+		t.Fatalf("Len %d, want 3", s.Len())
+	}
+	s.Prune(t0.Add(11 * time.Minute))
+	if s.Len() != 0 {
+		t.Fatalf("Len after prune %d, want 0", s.Len())
+	}
+}
+
+func TestStaleListFailsClosed(t *testing.T) {
+	s := revocation.NewSet(5 * time.Second)
+	// Never synced: stale.
+	if err := s.Check(t0, "ses_a", "j", "u", t0); !errors.Is(err, revocation.ErrStale) {
+		t.Fatalf("unsynced list: %v", err)
+	}
+}
