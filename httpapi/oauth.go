@@ -233,13 +233,13 @@ func (a *API) discovery(w http.ResponseWriter, r *http.Request) {
 	iss := strings.TrimSuffix(a.cfg.Issuer, "/")
 	u := func(p string) string { return iss + p }
 	meta := map[string]any{
-		"issuer":                                iss,
-		"jwks_uri":                              u("/.well-known/jwks.json"),
-		"token_endpoint":                        u("/v1/token"),
-		"revocation_endpoint":                   u("/v1/revoke"),
-		"introspection_endpoint":                u("/v1/introspect"),
-		"grant_types_supported":                 []string{"refresh_token"},
-		"token_endpoint_auth_methods_supported": []string{"none"},
+		"issuer":                                        iss,
+		"jwks_uri":                                      u("/.well-known/jwks.json"),
+		"token_endpoint":                                u("/v1/token"),
+		"revocation_endpoint":                           u("/v1/revoke"),
+		"introspection_endpoint":                        u("/v1/introspect"),
+		"grant_types_supported":                         []string{"refresh_token"},
+		"token_endpoint_auth_methods_supported":         []string{"none"},
 		"revocation_endpoint_auth_methods_supported":    []string{"none"},
 		"introspection_endpoint_auth_methods_supported": []string{"bearer"},
 		"response_types_supported":                      []string{},
