@@ -187,7 +187,19 @@ func (m *Manager) create(ctx context.Context, now time.Time) (store.SigningKey, 
 	if err != nil {
 		return store.SigningKey{}, err
 	}
-	rec := store.SigningKey{ID: k.ID, Alg: string(k.Alg), Sealed: sealed, CreatedAt: now.UTC().Truncate(time.Millisecond)}
+	// The new key must be the newest, even if the clock is coarse or a key
+	// was made in this same millisecond: newestActive decides by CreatedAt.
+	created := now.UTC().Truncate(time.Millisecond)
+	existing, err := m.store.ListKeys(ctx)
+	if err != nil {
+		return store.SigningKey{}, err
+	}
+	for _, r := range existing {
+		if !created.After(r.CreatedAt) {
+			created = r.CreatedAt.Add(time.Millisecond)
+		}
+	}
+	rec := store.SigningKey{ID: k.ID, Alg: string(k.Alg), Sealed: sealed, CreatedAt: created}
 	if err := m.store.CreateKey(ctx, rec); err != nil {
 		return store.SigningKey{}, fmt.Errorf("store signing key: %w", err)
 	}

@@ -1,12 +1,14 @@
 package revocation_test
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse/revocation"
 	"github.com/gatehouse/gatehouse/store"
+	"github.com/gatehouse/gatehouse/store/memory"
 )
 
 var t0 = time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
@@ -55,5 +57,46 @@ func TestStaleListFailsClosed(t *testing.T) {
 	// Never synced: stale.
 	if err := s.Check(t0, "ses_a", "j", "u", t0); !errors.Is(err, revocation.ErrStale) {
 		t.Fatalf("unsynced list: %v", err)
+	}
+}
+
+func TestFeedSyncsIncrementallyAndRecovers(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	now := t0
+	set := revocation.NewSet(30 * time.Second)
+	feed := &revocation.Feed{Store: st, Set: set, Now: func() time.Time { return now }}
+	if _, err := st.AddRevocations(ctx, []store.Revocation{{Kind: store.RevokeSession, Key: "ses_1", ExpiresAt: now.Add(time.Hour), CreatedAt: now}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := feed.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := set.Check(now, "ses_1", "", "", now); !errors.Is(err, revocation.ErrRevoked) {
+		t.Fatalf("first sync: %v", err)
+	}
+	if _, err := st.AddRevocations(ctx, []store.Revocation{{Kind: store.RevokeSession, Key: "ses_2", ExpiresAt: now.Add(time.Hour), CreatedAt: now}}); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(10 * time.Second)
+	if err := set.Check(now, "ses_2", "", "", now); err != nil {
+		t.Fatalf("not yet synced, yet: %v", err)
+	}
+	if err := feed.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := set.Check(now, "ses_2", "", "", now); !errors.Is(err, revocation.ErrRevoked) {
+		t.Fatalf("second sync: %v", err)
+	}
+	// The feed goes quiet past the bound: fail closed; a sync restores it.
+	now = now.Add(31 * time.Second)
+	if err := set.Check(now, "ses_other", "", "", now); !errors.Is(err, revocation.ErrStale) {
+		t.Fatalf("stale: %v", err)
+	}
+	if err := feed.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := set.Check(now, "ses_other", "", "", now); err != nil {
+		t.Fatalf("after recovery: %v", err)
 	}
 }

@@ -39,6 +39,7 @@ func (c *clock) Advance(d time.Duration) {
 
 type env struct {
 	t     *testing.T
+	cfg   config.Config
 	srv   *server.Server
 	ts    *httptest.Server
 	clock *clock
@@ -62,7 +63,7 @@ func newEnv(t *testing.T, mutate ...func(*config.Config)) *env {
 	}
 	ts := httptest.NewTLSServer(srv.Handler())
 	t.Cleanup(func() { ts.Close(); srv.Close() })
-	return &env{t: t, srv: srv, ts: ts, clock: clk}
+	return &env{t: t, cfg: cfg, srv: srv, ts: ts, clock: clk}
 }
 
 // browser is one client with its own cookie jar, like one browser profile.

@@ -342,9 +342,10 @@ func parseClaimsFast(s string, c *Claims) bool {
 	}
 }
 
-// skipSpace skips JSON whitespace.
+// skipSpace skips JSON whitespace. Issue writes none, so the first
+// comparison usually ends it.
 func (p *fastParser) skipSpace() {
-	for p.i < len(p.s) {
+	for p.i < len(p.s) && p.s[p.i] <= ' ' {
 		switch p.s[p.i] {
 		case ' ', '\t', '\n', '\r':
 			p.i++
