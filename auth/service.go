@@ -691,3 +691,47 @@ func truncate(s string, n int) string {
 	}
 	return s[:n]
 }
+
+// ChangePassword replaces the user's password after checking the current
+// one, and ends every other session of the user with its tokens: whoever
+// knew the old password is out. The calling session stays.
+func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next string, c Client) error {
+	if current == "" || next == "" {
+		return apperr.New(apperr.Unprocessable, "Both the current and the new password are required.")
+	}
+	u, err := s.deps.Store.UserByID(ctx, p.User.ID)
+	if err != nil {
+		return err
+	}
+	acctKey, ipKey := "acct:"+u.Email, "ip:"+c.IP
+	if err := s.checkThrottle(ctx, acctKey, ipKey); err != nil {
+		return err
+	}
+	ok, _, err := s.deps.Hasher.Verify(ctx, current, u.PasswordHash)
+	if err != nil && errors.Is(err, password.ErrBusy) {
+		return s.hashError(err)
+	}
+	if err != nil || !ok {
+		s.recordFailure(ctx, acctKey, ipKey)
+		return apperr.New(apperr.Unauthenticated, "The current password is incorrect.")
+	}
+	if err := s.deps.Policy.Check(next); err != nil {
+		return apperr.Wrap(apperr.Unprocessable, err.Error(), err)
+	}
+	if current == next {
+		return apperr.New(apperr.Unprocessable, "The new password must differ from the current one.")
+	}
+	hash, err := s.deps.Hasher.Hash(ctx, next)
+	if err != nil {
+		return s.hashError(err)
+	}
+	if _, err := s.updateUser(ctx, u.ID, func(x *store.User) error {
+		x.PasswordHash = hash
+		return nil
+	}); err != nil {
+		return err
+	}
+	s.audit(ctx, store.AuditEvent{Type: EventPasswordChanged, UserID: u.ID, SessionID: p.Session.ID, IP: c.IP})
+	_, err = s.RevokeSessions(ctx, Actor{UserID: u.ID, IP: c.IP}, u.ID, p.Session.ID)
+	return err
+}

@@ -85,6 +85,7 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("DELETE /v1/sessions/{id}", a.authed(a.revokeSession))
 	mux.Handle("DELETE /v1/sessions", a.authed(a.revokeOtherSessions))
 	mux.Handle("POST /v1/session/token", a.authed(a.sessionToken))
+	mux.Handle("POST /v1/password", a.authed(a.changePassword))
 	mux.HandleFunc("POST /v1/token", a.token)
 	mux.HandleFunc("POST /v1/revoke", a.revoke)
 	mux.Handle("POST /v1/introspect", a.authed(a.introspect))

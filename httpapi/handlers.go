@@ -442,3 +442,21 @@ func (a *API) adminAudit(w http.ResponseWriter, r *http.Request, c caller) {
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
+
+type passwordChangeJSON struct {
+	CurrentPassword string `json:"current_password"`
+	NewPassword     string `json:"new_password"`
+}
+
+func (a *API) changePassword(w http.ResponseWriter, r *http.Request, c caller) {
+	var in passwordChangeJSON
+	if err := decodeJSON(w, r, &in); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if err := a.svc.ChangePassword(r.Context(), c.Principal, in.CurrentPassword, in.NewPassword, clientOf(r)); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

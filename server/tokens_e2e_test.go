@@ -2,6 +2,11 @@ package server_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -11,7 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jwk"
+	"github.com/lestrrat-go/jwx/v3/jws"
 	"github.com/lestrrat-go/jwx/v3/jwt"
 
 	"github.com/gatehouse/gatehouse/auth"
@@ -440,8 +447,53 @@ func TestJWKSAndDiscoveryInterop(t *testing.T) {
 			if sub, _ := tok.Subject(); sub == "" {
 				t.Fatal("no sub")
 			}
+			// And the other way: a token the independent library signs with a
+			// key gatehouse does not publish — even claiming a published kid —
+			// is refused.
+			forged := forgeWithJWX(t, alg, jwtPart(t, p.Access, 0)["kid"].(string), jwtPart(t, p.Access, 1))
+			expect(t, e.browser("").do("GET", "/v1/me", nil, bearer(forged)...), http.StatusUnauthorized)
 		})
 	}
+}
+
+// forgeWithJWX signs claims with a fresh key of alg using jwx, under kid.
+func forgeWithJWX(t *testing.T, alg, kid string, claims map[string]any) string {
+	t.Helper()
+	var raw any
+	var err error
+	switch alg {
+	case "EdDSA":
+		_, raw, err = ed25519.GenerateKey(rand.Reader)
+	case "ES256":
+		raw, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case "RS256":
+		raw, err = rsa.GenerateKey(rand.Reader, 2048)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := jwk.Import(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = key.Set(jwk.KeyIDKey, kid)
+	tok := jwt.New()
+	for k, v := range claims {
+		if err := tok.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sa, ok := jwa.LookupSignatureAlgorithm(alg)
+	if !ok {
+		t.Fatalf("jwx does not know %s", alg)
+	}
+	hdr := jws.NewHeaders()
+	_ = hdr.Set(jws.TypeKey, "at+jwt")
+	signed, err := jwt.Sign(tok, jwt.WithKey(sa, key, jws.WithProtectedHeaders(hdr)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(signed)
 }
 
 func TestKeyRotationKeepsOldTokensUntilTheyExpire(t *testing.T) {
@@ -483,4 +535,26 @@ func TestKeyRotationKeepsOldTokensUntilTheyExpire(t *testing.T) {
 	if len(events) != 1 {
 		t.Fatalf("rotation audit events: %v", events)
 	}
+}
+
+func TestPasswordChangeEndsOtherSessionsAndTheirTokens(t *testing.T) {
+	e := tokenEnv(t)
+	b := e.browser("")
+	b.signup("uma@example.com", pw)
+	phone := tokenLogin(t, e.browser(""), "uma@example.com")
+	// Wrong current password, weak new password: refused, nothing changes.
+	expect(t, b.do("POST", "/v1/password", map[string]string{"current_password": "not my password", "new_password": "another good passphrase"}), http.StatusUnauthorized)
+	expect(t, b.do("POST", "/v1/password", map[string]string{"current_password": pw, "new_password": "short"}), http.StatusUnprocessableEntity)
+	expect(t, e.browser("").do("GET", "/v1/me", nil, bearer(phone.Access)...), http.StatusOK)
+	// Cross-site: refused.
+	expect(t, b.do("POST", "/v1/password", map[string]string{"current_password": pw, "new_password": "another good passphrase"}, "Origin", "https://evil.example"), http.StatusForbidden)
+
+	expect(t, b.do("POST", "/v1/password", map[string]string{"current_password": pw, "new_password": "another good passphrase"}), http.StatusNoContent)
+	expect(t, b.do("GET", "/v1/me", nil), http.StatusOK)
+	expect(t, e.browser("").do("GET", "/v1/me", nil, bearer(phone.Access)...), http.StatusUnauthorized)
+	if r := refresh(e, phone.Refresh); r.status != http.StatusBadRequest {
+		t.Fatalf("refresh after password change: %d", r.status)
+	}
+	expect(t, e.browser("").do("POST", "/v1/login", map[string]string{"email": "uma@example.com", "password": pw}), http.StatusUnauthorized)
+	e.browser("").login("uma@example.com", "another good passphrase")
 }
