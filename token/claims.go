@@ -220,22 +220,6 @@ func parseClaims(s string) (Claims, error) {
 	return parseClaimsSlow(s)
 }
 
-// Bits for the claims parseClaimsFast has seen, to send duplicates to the
-// slow path.
-const (
-	seenIss = 1 << iota
-	seenSub
-	seenAud
-	seenExp
-	seenIat
-	seenNbf
-	seenJti
-	seenSid
-	seenRoles
-	seenScope
-	seenAuthTime
-)
-
 // fastParser reads JSON from s in place; strings it returns are substrings
 // of s, so they cost no allocation.
 type fastParser struct {
@@ -244,8 +228,9 @@ type fastParser struct {
 }
 
 // parseClaimsFast decodes s into c if s is in the simple form: known
-// members only, each once, strings without escapes, dates as plain
-// integers. It reports false, leaving c in any state, for anything else.
+// members only, strings without escapes, dates as plain integers. It
+// reports false, leaving c in any state, for anything else. A repeated
+// member overwrites the earlier one, as in encoding/json.
 func parseClaimsFast(s string, c *Claims) bool {
 	p := fastParser{s: s}
 	// aud and roles go into one allocation at the end; most tokens have
@@ -253,7 +238,6 @@ func parseClaimsFast(s string, c *Claims) bool {
 	var scratch [8]string
 	list := scratch[:0]
 	audAt, audN, rolesAt, rolesN := 0, 0, 0, 0
-	var seen uint
 	if !p.consume('{') {
 		return false
 	}
@@ -266,37 +250,26 @@ func parseClaimsFast(s string, c *Claims) bool {
 		if !ok || !p.consume(':') {
 			return false
 		}
-		var bit uint
 		switch key {
 		case "iss":
-			bit = seenIss
 			c.Issuer, ok = p.str()
 		case "sub":
-			bit = seenSub
 			c.Subject, ok = p.str()
 		case "jti":
-			bit = seenJti
 			c.ID, ok = p.str()
 		case "sid":
-			bit = seenSid
 			c.SessionID, ok = p.str()
 		case "scope":
-			bit = seenScope
 			c.Scope, ok = p.str()
 		case "exp":
-			bit = seenExp
 			c.ExpiresAt, ok = p.date()
 		case "iat":
-			bit = seenIat
 			c.IssuedAt, ok = p.date()
 		case "nbf":
-			bit = seenNbf
 			c.NotBefore, ok = p.date()
 		case "auth_time":
-			bit = seenAuthTime
 			c.AuthTime, ok = p.date()
 		case "aud":
-			bit = seenAud
 			audAt = len(list)
 			if p.peek() == '"' {
 				var a string
@@ -307,17 +280,15 @@ func parseClaimsFast(s string, c *Claims) bool {
 			}
 			audN = len(list) - audAt
 		case "roles":
-			bit = seenRoles
 			rolesAt = len(list)
 			list, ok = p.strs(list)
 			rolesN = len(list) - rolesAt
 		default:
 			return false
 		}
-		if !ok || seen&bit != 0 {
+		if !ok {
 			return false
 		}
-		seen |= bit
 		switch p.next() {
 		case ',':
 			continue
@@ -430,7 +401,7 @@ func hasSpecial(x uint64) bool {
 	return ((x-ones*0x20)|(quote-ones)|(backslash-ones)|x)&highs != 0
 }
 
-// strs appends the strings of a non-empty-or-empty array to list.
+// strs appends the strings of a JSON array of strings to list.
 func (p *fastParser) strs(list []string) ([]string, bool) {
 	if !p.consume('[') {
 		return list, false
@@ -476,12 +447,8 @@ func (p *fastParser) date() (time.Time, bool) {
 	case n > 1 && s[start] == '0': // not JSON
 		return time.Time{}, false
 	}
-	if i < len(s) {
-		switch s[i] {
-		case '.', 'e', 'E': // valid JSON, but not a form gatehouse writes
-			return time.Time{}, false
-		}
-	}
+	// A fraction or exponent ("1.5", "1e9") is left for the caller, which
+	// wants ',' or '}' next and so refuses it.
 	return time.Unix(v, 0).UTC(), true
 }
 

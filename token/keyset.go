@@ -86,9 +86,13 @@ func NewKeySet(signing *Key, verifyOnly ...*Key) (*KeySet, error) {
 	ks.signing = entries[0]
 	// A key that cannot sign what it verifies (a corrupt row, a mismatched
 	// public half) is found now, not on the first login.
-	sig, err := ks.signing.sign([]byte("gatehouse key self-test"))
-	if err != nil || !ks.signing.verify("gatehouse key self-test", sig) {
-		return nil, fmt.Errorf("token: signing key %s fails its self-test: %v", signing.ID, err)
+	const probe = "gatehouse key self-test"
+	sig, err := ks.signing.sign([]byte(probe))
+	if err == nil && !ks.signing.verify(probe, sig) {
+		err = errors.New("its signature does not verify")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("token: signing key %s fails its self-test: %w", signing.ID, err)
 	}
 	return ks, nil
 }

@@ -17,12 +17,14 @@ import (
 const (
 	sealVersion   byte = 1
 	sealInfo           = "gatehouse token signing-key encryption v1"
-	sealKeySize        = 32
+	sealKeySize        = 32 // AES-256
 	sealNonceSize      = 12
 	sealTagSize        = 16
-	// MinSecretSize is the shortest server secret Seal and Open accept.
-	MinSecretSize = 32
 )
+
+// MinSecretSize is the shortest server secret Seal and Open accept, in
+// bytes: HKDF gives out no more entropy than it is given.
+const MinSecretSize = 32
 
 // Seal encrypts a private key for storage: the output is a version byte,
 // a random nonce and the AES-GCM ciphertext of plaintext, bound to kid.
