@@ -196,6 +196,15 @@ type Revocations interface {
 	DeleteExpiredRevocations(ctx context.Context, now time.Time) (int, error)
 }
 
+// RevocationWatcher is an optional capability of a store that can push
+// revocations (PostgreSQL LISTEN/NOTIFY, Redis pub/sub). WatchRevocations
+// calls notify whenever new entries may have been added — possibly
+// spuriously — and blocks until ctx ends or the connection fails, returning
+// the error; the caller then resynchronises and watches again.
+type RevocationWatcher interface {
+	WatchRevocations(ctx context.Context, notify func()) error
+}
+
 // AuditEvent is one line of the audit log. It never holds a secret.
 type AuditEvent struct {
 	ID        int64 // assigned by the store, increasing
