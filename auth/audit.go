@@ -19,6 +19,7 @@ const (
 	EventUserDisabled    = "user.disabled"
 	EventUserEnabled     = "user.enabled"
 	EventRolesChanged    = "user.roles_changed"
+	EventRoleChanged     = "role.changed"
 	EventKeyRotated      = "key.rotated"
 	EventTokenRevoked    = "token.revoked"
 	EventForceLogout     = "user.force_logout"

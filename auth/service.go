@@ -115,6 +115,7 @@ type Service struct {
 	deps     Deps
 	log      *slog.Logger
 	verifier token.Verifier
+	roles    roleCache
 }
 
 // NewService returns a Service. It starts nothing; call Run for the sweeper.
@@ -569,6 +570,9 @@ func (s *Service) SetRoles(ctx context.Context, actor Actor, userID string, role
 		return nil
 	})
 	if err == nil {
+		// Access tokens carry the old roles: revoke them so the next
+		// request (after a refresh) sees the new ones.
+		s.RevokeUserTokens(ctx, userID)
 		s.log.InfoContext(ctx, "roles set", "user_id", userID, "roles", roles)
 		s.audit(ctx, store.AuditEvent{Type: EventRolesChanged, ActorID: actor.UserID, UserID: userID, IP: actor.IP,
 			Detail: map[string]string{"roles": strings.Join(roles, ",")}})

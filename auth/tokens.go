@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/apperr"
@@ -38,8 +39,13 @@ func (s *Service) MintAccessToken(ctx context.Context, p Principal) (string, tim
 	if s.deps.Keys == nil {
 		return "", 0, errNoTokens
 	}
+	perms, err := s.Permissions(ctx, p.User.Roles)
+	if err != nil {
+		return "", 0, err
+	}
 	now := s.cfg.Now()
 	c := token.Claims{
+		Scope:     strings.Join(perms, " "),
 		Issuer:    s.cfg.Issuer,
 		Subject:   p.User.ID,
 		Audience:  []string{s.cfg.Audience},

@@ -39,6 +39,24 @@ type Config struct {
 	Throttle   Throttle   `yaml:"throttle"`
 	Tokens     Tokens     `yaml:"tokens"`
 	Revocation Revocation `yaml:"revocation"`
+	Access     Access     `yaml:"access"`
+	// ForwardAuth configures GET /v1/authz/forward.
+	ForwardAuth ForwardAuth `yaml:"forward_auth"`
+	// CookieDomain, if set, shares the session cookie with subdomains
+	// (for forward-auth in front of apps on other hosts); the cookie is
+	// then __Secure- instead of __Host-.
+	CookieDomain string `yaml:"cookie_domain"`
+}
+
+// ForwardAuth holds the forward-auth settings.
+type ForwardAuth struct {
+	// RedirectDomains are the hosts (or *.domain) a sign-in may send the
+	// browser back to; anything else falls back to /account (no open
+	// redirect).
+	RedirectDomains []string `yaml:"redirect_domains"`
+	// AccessTokenHeader, if set, names a response header carrying a fresh
+	// short access token for the upstream.
+	AccessTokenHeader string `yaml:"access_token_header"`
 }
 
 // Tokens holds the access- and refresh-token settings.
@@ -155,6 +173,9 @@ func Flags(fs *flag.FlagSet, cfg *Config, serve bool) *Binding {
 	fs.DurationVar(&cfg.Revocation.MaxStale, "revocation-max-stale", cfg.Revocation.MaxStale, "refuse tokens when the revocation feed has been down this long")
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen `address` (host:port)")
 	fs.BoolVar(&cfg.CookieSecure, "cookie-secure", cfg.CookieSecure, "Secure + __Host- session cookie (works on http://localhost too)")
+	fs.StringVar(&cfg.CookieDomain, "cookie-domain", cfg.CookieDomain, "share the session cookie with this `domain` and its subdomains (forward-auth for apps on other hosts)")
+	fs.Var((*listValue)(&cfg.ForwardAuth.RedirectDomains), "redirect-domains", "comma-separated `hosts` (or *.domain) sign-in may return the browser to")
+	fs.StringVar(&cfg.ForwardAuth.AccessTokenHeader, "forward-auth-token-header", cfg.ForwardAuth.AccessTokenHeader, "forward-auth puts a fresh access token for the upstream in this `header`")
 	fs.Var((*listValue)(&cfg.TrustedOrigins), "trusted-origins", "comma-separated extra `origins` allowed to send cookie-authenticated writes")
 	fs.DurationVar(&cfg.Session.IdleTimeout, "session-idle-timeout", cfg.Session.IdleTimeout, "end a session unused this long")
 	fs.DurationVar(&cfg.Session.AbsoluteLifetime, "session-absolute-lifetime", cfg.Session.AbsoluteLifetime, "end every session this long after sign-in")
@@ -269,6 +290,9 @@ func (c *Config) Validate() error {
 	check(c.Tokens.RotateEvery == 0 || c.Tokens.RotateEvery >= time.Hour, "token-rotate-every must be 0 (never) or at least 1h")
 	check(c.Revocation.PollInterval > 0, "revocation-poll-interval must be positive")
 	check(c.Revocation.MaxStale >= 0, "revocation-max-stale must not be negative (0 = never fail closed)")
+	if _, err := c.Access.Compile(); err != nil {
+		errs = append(errs, err)
+	}
 	u, err := url.Parse(c.PublicURL)
 	check(err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.RawQuery == "" && u.Fragment == "",
 		"public-url must be an absolute http(s) URL such as https://auth.example.com, not %q", c.PublicURL)

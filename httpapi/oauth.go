@@ -149,7 +149,7 @@ func (a *API) revoke(w http.ResponseWriter, r *http.Request) {
 // introspect is RFC 7662 token introspection, for callers holding the
 // tokens:introspect permission.
 func (a *API) introspect(w http.ResponseWriter, r *http.Request, c caller) {
-	if !auth.HasPermission(c.User.Roles, auth.PermIntrospect) {
+	if ok, err := a.svc.Can(r.Context(), c.User.Roles, auth.PermIntrospect); err != nil || !ok {
 		a.writeOAuthError(w, r, apperr.New(apperr.Forbidden, "Introspection needs the tokens:introspect permission."))
 		return
 	}

@@ -196,6 +196,29 @@ type Revocations interface {
 	DeleteExpiredRevocations(ctx context.Context, now time.Time) (int, error)
 }
 
+// Role is a named set of permissions ("notes:read", "notes:*", "*").
+type Role struct {
+	Name        string
+	Permissions []string // sorted, without duplicates
+	Description string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// RoleStore stores role definitions. It is a separate interface (found by
+// type assertion on a Store) so that backends can gain it one at a time;
+// without it only the built-in admin role exists.
+type RoleStore interface {
+	// PutRole creates the role or replaces its permissions and description
+	// (keeping CreatedAt of an existing role).
+	PutRole(ctx context.Context, r Role) error
+	// DeleteRole removes a role; ErrNotFound when it is missing. Users
+	// keep the name in their roles; it grants nothing.
+	DeleteRole(ctx context.Context, name string) error
+	// ListRoles returns every role, by name.
+	ListRoles(ctx context.Context) ([]Role, error)
+}
+
 // RevocationWatcher is an optional capability of a store that can push
 // revocations (PostgreSQL LISTEN/NOTIFY, Redis pub/sub). WatchRevocations
 // calls notify whenever new entries may have been added — possibly

@@ -44,6 +44,7 @@ type Store struct {
 	lastSeq     int64
 	// audit is ordered by ID; IDs run 1, 2, 3... as the log is append-only.
 	audit []store.AuditEvent
+	roles map[string]store.Role // by name
 }
 
 // New returns an empty store.

@@ -23,3 +23,5 @@ func BenchmarkCreateSession(b *testing.B) {
 func BenchmarkUpdateSession(b *testing.B) {
 	storetest.BenchmarkUpdateSession(b, memory.New())
 }
+
+func TestRoles(t *testing.T) { storetest.RunRoles(t, memory.New()) }

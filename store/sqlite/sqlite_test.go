@@ -38,3 +38,5 @@ func openMigrated(tb testing.TB) *sqlite.Store {
 	}
 	return s
 }
+
+func TestRoles(t *testing.T) { storetest.RunRoles(t, openMigrated(t)) }
