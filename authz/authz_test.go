@@ -76,7 +76,9 @@ func TestDecide(t *testing.T) {
 	reader := authz.Subject{Authenticated: true, Roles: []string{"viewer"}, Permissions: []string{"notes:read"}}
 	writer := authz.Subject{Authenticated: true, Roles: []string{"editor"}, Permissions: []string{"notes:*"}}
 	admin := authz.Subject{Authenticated: true, Roles: []string{"admin"}, Permissions: []string{"*"}}
-	req := func(host, method, path string) authz.Request { return authz.Request{Host: host, Method: method, Path: path} }
+	req := func(host, method, path string) authz.Request {
+		return authz.Request{Host: host, Method: method, Path: path}
+	}
 	cases := []struct {
 		name string
 		req  authz.Request
