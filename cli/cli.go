@@ -50,6 +50,9 @@ Usage:
   gatehouse user disable|enable USER            disable (and sign out) or enable a user
   gatehouse sessions list USER [--json]         list a user's sessions
   gatehouse sessions revoke USER [SESSION_ID]   end one session, or all of the user's
+  gatehouse role list [--json]                  list roles and their permissions
+  gatehouse role set NAME [PERMISSION]...       create or replace a role (e.g. notes:read notes:*)
+  gatehouse role delete NAME                    delete a role
   gatehouse keys list [--json]                  list signing keys
   gatehouse keys rotate                         make a new signing key current
   gatehouse migrate                             create or upgrade the store's schema
@@ -105,6 +108,8 @@ func run(ctx context.Context, args []string, env Env) error {
 		return migrate(ctx, rest, env)
 	case "keys", "key":
 		return keysCmd(ctx, rest, env)
+	case "role", "roles":
+		return roleCmd(ctx, rest, env)
 	case "version", "--version":
 		fmt.Fprintf(env.Stdout, "gatehouse %s\n", Version)
 		return nil
@@ -481,6 +486,77 @@ func keysCmd(ctx context.Context, args []string, env Env) error {
 				retired = k.RetiredAt.Format(time.DateTime)
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Alg, k.State, k.CreatedAt.Format(time.DateTime), retired)
+		}
+		return tw.Flush()
+	})
+}
+
+func roleCmd(ctx context.Context, args []string, env Env) error {
+	if len(args) == 0 {
+		fmt.Fprint(env.Stderr, "usage: gatehouse role list|set|delete …\n")
+		return errUsage
+	}
+	sub, args := args[0], args[1:]
+	var asJSON bool
+	var description string
+	cfg, rest, err := parse("role "+sub, args, env, false, func(fs *flag.FlagSet) {
+		switch sub {
+		case "list":
+			fs.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+		case "set":
+			fs.StringVar(&description, "description", "", "what the role is for")
+		}
+	})
+	if err != nil {
+		return err
+	}
+	switch {
+	case sub == "list" && len(rest) == 0, sub == "set" && len(rest) >= 1, sub == "delete" && len(rest) == 1:
+	case sub != "list" && sub != "set" && sub != "delete":
+		fmt.Fprintf(env.Stderr, "gatehouse role: unknown subcommand %q (list, set, delete)\n", sub)
+		return errUsage
+	default:
+		fmt.Fprintf(env.Stderr, "gatehouse role %s: wrong number of arguments; see gatehouse --help\n", sub)
+		return errUsage
+	}
+	return withService(ctx, cfg, env, func(svc *auth.Service) error {
+		switch sub {
+		case "set":
+			r, err := svc.PutRole(ctx, cliActor, rest[0], rest[1:], description)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "role %s: %s\n", r.Name, strings.Join(r.Permissions, " "))
+			return nil
+		case "delete":
+			if err := svc.DeleteRole(ctx, cliActor, rest[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "deleted role %s\n", rest[0])
+			return nil
+		}
+		list, err := svc.ListRoles(ctx)
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			type row struct {
+				Name        string   `json:"name"`
+				Permissions []string `json:"permissions"`
+				Description string   `json:"description"`
+			}
+			rows := make([]row, 0, len(list))
+			for _, r := range list {
+				rows = append(rows, row{r.Name, append([]string{}, r.Permissions...), r.Description})
+			}
+			enc := json.NewEncoder(env.Stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(rows)
+		}
+		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ROLE\tPERMISSIONS\tDESCRIPTION")
+		for _, r := range list {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Name, strings.Join(r.Permissions, " "), r.Description)
 		}
 		return tw.Flush()
 	})

@@ -184,3 +184,33 @@ func TestServeStartsLogsAndShutsDownGracefully(t *testing.T) {
 		t.Fatal("serve did not shut down")
 	}
 }
+
+func TestRolesAndKeys(t *testing.T) {
+	run := runner(t)
+	if r := run("", "role", "set", "editor", "notes:*", "tags:read", "--description", "writes notes"); r.code != 0 || !strings.Contains(r.stdout, "notes:* tags:read") {
+		t.Fatalf("role set: %+v", r)
+	}
+	r := run("", "role", "list")
+	if r.code != 0 || !regexp.MustCompile(`admin\s+\*`).MatchString(r.stdout) || !regexp.MustCompile(`editor\s+notes:\* tags:read\s+writes notes`).MatchString(r.stdout) {
+		t.Fatalf("role list: %+v", r)
+	}
+	for _, bad := range [][]string{{"role", "set", "editor", "notes"}, {"role", "set", "admin", "x:y"}, {"role", "set", "Bad Name"}, {"role", "delete", "ghost"}} {
+		if r := run("", bad...); r.code != 1 || r.stderr == "" {
+			t.Errorf("%v: %+v", bad, r)
+		}
+	}
+	if r := run("", "role", "delete", "editor"); r.code != 0 {
+		t.Fatalf("role delete: %+v", r)
+	}
+	r = run("", "keys", "list")
+	if r.code != 0 || !strings.Contains(r.stdout, "signing") || !strings.Contains(r.stdout, "EdDSA") {
+		t.Fatalf("keys list: %+v", r)
+	}
+	if r := run("", "keys", "rotate"); r.code != 0 || !strings.Contains(r.stdout, "new signing key") {
+		t.Fatalf("keys rotate: %+v", r)
+	}
+	var keys []map[string]any
+	if err := json.Unmarshal([]byte(run("", "keys", "list", "--json").stdout), &keys); err != nil || len(keys) != 2 || keys[0]["state"] != "signing" || keys[1]["state"] != "verifying" {
+		t.Fatalf("keys after rotate: %v %v", keys, err)
+	}
+}

@@ -460,3 +460,64 @@ func (a *API) changePassword(w http.ResponseWriter, r *http.Request, c caller) {
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
+
+type roleJSON struct {
+	Name        string    `json:"name"`
+	Permissions []string  `json:"permissions"`
+	Description string    `json:"description"`
+	BuiltIn     bool      `json:"built_in"`
+	CreatedAt   time.Time `json:"created_at,omitzero"`
+	UpdatedAt   time.Time `json:"updated_at,omitzero"`
+}
+
+func toRoleJSON(r store.Role) roleJSON {
+	perms := r.Permissions
+	if perms == nil {
+		perms = []string{}
+	}
+	return roleJSON{Name: r.Name, Permissions: perms, Description: r.Description, BuiltIn: r.Name == auth.RoleAdmin, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+}
+
+func (a *API) adminListRoles(w http.ResponseWriter, r *http.Request, c caller) {
+	list, err := a.svc.ListRoles(r.Context())
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	out := make([]roleJSON, 0, len(list))
+	for _, x := range list {
+		out = append(out, toRoleJSON(x))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"roles": out})
+}
+
+type rolePutJSON struct {
+	Permissions []string `json:"permissions"`
+	Description string   `json:"description"`
+}
+
+func (a *API) adminPutRole(w http.ResponseWriter, r *http.Request, c caller) {
+	var in rolePutJSON
+	if err := decodeJSON(w, r, &in); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if in.Permissions == nil {
+		a.writeError(w, r, apperr.New(apperr.Unprocessable, `Send "permissions": a list such as ["notes:read", "notes:*"] (it may be empty).`))
+		return
+	}
+	role, err := a.svc.PutRole(r.Context(), actorOf(r, c), r.PathValue("name"), in.Permissions, in.Description)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toRoleJSON(role))
+}
+
+func (a *API) adminDeleteRole(w http.ResponseWriter, r *http.Request, c caller) {
+	if err := a.svc.DeleteRole(r.Context(), actorOf(r, c), r.PathValue("name")); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -337,3 +337,42 @@ func TestVerifyAllocations(t *testing.T) {
 		}
 	}
 }
+
+func TestConcurrentUse(t *testing.T) {
+	// One key set shared by many goroutines, as in a server; run with
+	// -race. HS256 exercises the pooled MAC state.
+	ks := mustKeySet(t, fixedKey(t, HS256), fixedKey(t, EdDSA))
+	other := issue(t, mustKeySet(t, fixedKey(t, EdDSA)), testClaims())
+	v := testVerifier()
+	errs := make(chan error, 8)
+	for g := range 8 {
+		go func() {
+			var err error
+			for i := range 200 {
+				c := testClaims()
+				c.Subject = fmt.Sprintf("usr_%d_%d", g, i)
+				var tok string
+				if tok, err = ks.Issue(c); err != nil {
+					break
+				}
+				var got Claims
+				if got, err = v.Verify(ks, tok, testNow()); err != nil {
+					break
+				}
+				if got.Subject != c.Subject {
+					err = fmt.Errorf("sub = %q, want %q", got.Subject, c.Subject)
+					break
+				}
+				if _, err = v.Verify(ks, other, testNow()); err != nil {
+					break
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
