@@ -611,6 +611,11 @@ func (s *Service) RevokeUserTokens(ctx context.Context, userID string) {
 	// Tokens carry iat in whole seconds: the not-before is the next second,
 	// so a token minted in this very second is caught too.
 	nb := now.Truncate(time.Second).Add(time.Second)
+	// A second revocation within the same second must still catch tokens
+	// minted after the first (which carry iat = the first not-before).
+	if cur := s.deps.Revocations.UserNotBefore(now, userID); !nb.After(cur) {
+		nb = cur.Add(time.Second)
+	}
 	s.publishRevocations(ctx, []store.Revocation{{Kind: store.RevokeUser, Key: userID, NotBefore: nb, ExpiresAt: s.tokenHorizon(nb), CreatedAt: now}})
 }
 

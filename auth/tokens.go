@@ -44,12 +44,19 @@ func (s *Service) MintAccessToken(ctx context.Context, p Principal) (string, tim
 		return "", 0, err
 	}
 	now := s.cfg.Now()
+	issued := now
+	// iat has whole seconds: right after a per-user revocation (not-before
+	// rounded up to the next second) a new token must not look older than
+	// it. The verifier's leeway absorbs the sub-second step forward.
+	if nb := s.deps.Revocations.UserNotBefore(now, p.User.ID); issued.Before(nb) {
+		issued = nb
+	}
 	c := token.Claims{
 		Scope:     strings.Join(perms, " "),
 		Issuer:    s.cfg.Issuer,
 		Subject:   p.User.ID,
 		Audience:  []string{s.cfg.Audience},
-		IssuedAt:  now,
+		IssuedAt:  issued,
 		ExpiresAt: now.Add(s.cfg.AccessTokenTTL),
 		SessionID: p.Session.ID,
 		Roles:     p.User.Roles,

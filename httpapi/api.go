@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/auth"
+	"github.com/gatehouse/gatehouse/authz"
 	"github.com/gatehouse/gatehouse/keys"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gatehouse/gatehouse/token"
@@ -29,8 +30,20 @@ type Config struct {
 	UI http.Handler
 	// Keys, if set, enables the JWKS and key administration.
 	Keys KeyAdmin
-	// Issuer is the public base URL, for discovery metadata.
+	// Issuer is the public base URL, for discovery metadata and the
+	// sign-in page forward-auth redirects to.
 	Issuer string
+	// CookieDomain shares the session cookie with a parent domain
+	// (forward-auth for apps on other hosts); the cookie is then
+	// __Secure-gatehouse_session.
+	CookieDomain string
+	// Rules are the forward-auth access rules (default deny).
+	Rules []authz.Rule
+	// RedirectDomains are where a sign-in may return the browser.
+	RedirectDomains []string
+	// ForwardTokenHeader, if set, carries a fresh access token to the
+	// upstream on forward-auth success.
+	ForwardTokenHeader string
 }
 
 // KeyAdmin is what the API needs of the signing-key manager.
@@ -48,6 +61,7 @@ type API struct {
 	log     *slog.Logger
 	cookie  string
 	origins *http.CrossOriginProtection
+	rules   []authz.Rule
 }
 
 // New returns the API. ready is called by /readyz to check the stores.
@@ -59,8 +73,12 @@ func New(cfg Config, svc *auth.Service, ready func(context.Context) error, log *
 		return nil, fmt.Errorf("issuer %q must be an absolute http(s) URL without query or fragment", cfg.Issuer)
 	}
 	a := &API{cfg: cfg, svc: svc, ready: ready, log: log, origins: http.NewCrossOriginProtection()}
+	a.rules = cfg.Rules
 	a.cookie = "gatehouse_session"
-	if cfg.CookieSecure {
+	switch {
+	case cfg.CookieDomain != "" && cfg.CookieSecure:
+		a.cookie = "__Secure-gatehouse_session" // __Host- forbids a Domain
+	case cfg.CookieSecure:
 		a.cookie = "__Host-gatehouse_session"
 	}
 	for _, o := range cfg.TrustedOrigins {
@@ -89,6 +107,8 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/token", a.token)
 	mux.HandleFunc("POST /v1/revoke", a.revoke)
 	mux.Handle("POST /v1/introspect", a.authed(a.introspect))
+	mux.HandleFunc("/v1/authz/forward", a.forward)
+	mux.HandleFunc("GET /v1/redirect", a.redirect)
 	mux.HandleFunc("GET /.well-known/jwks.json", a.jwks)
 	mux.HandleFunc("GET /.well-known/openid-configuration", a.discovery)
 

@@ -135,7 +135,7 @@ func (a *API) startCookieSession(w http.ResponseWriter, in auth.SignIn, status i
 // Max-Age (relative) is what browsers obey; Expires is for old clients.
 func (a *API) sessionCookie(token string, expires time.Time, maxAge time.Duration) *http.Cookie {
 	return &http.Cookie{
-		Name: a.cookie, Value: token, Path: "/", Expires: expires, MaxAge: int(maxAge.Seconds()),
+		Name: a.cookie, Value: token, Path: "/", Domain: a.cfg.CookieDomain, Expires: expires, MaxAge: int(maxAge.Seconds()),
 		HttpOnly: true, Secure: a.cfg.CookieSecure, SameSite: http.SameSiteLaxMode,
 	}
 }

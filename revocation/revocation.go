@@ -199,3 +199,15 @@ func (f *Feed) now() time.Time {
 	}
 	return time.Now()
 }
+
+// UserNotBefore is the user's current not-before time (zero if none):
+// tokens issued before it are refused, so a token minted now must carry an
+// iat of at least this.
+func (s *Set) UserNotBefore(now time.Time, userID string) time.Time {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if e, ok := s.users[userID]; ok && now.Before(e.expires) {
+		return e.notBefore
+	}
+	return time.Time{}
+}

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -621,4 +623,20 @@ func TestHealthAndUI(t *testing.T) {
 		}
 	}
 	expect(t, b.do("GET", "/static/app.js", nil), http.StatusOK)
+}
+
+func writeFileT(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// parseConfig parses serve's flags as the command line does.
+func parseConfig(args []string) (config.Config, error) {
+	cfg := config.Default()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	err := config.Flags(fs, &cfg, true).Parse(args, func(string) string { return "" })
+	return cfg, err
 }

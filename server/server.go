@@ -74,12 +74,21 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		core.Close()
 		return nil, fmt.Errorf("load revocation list: %w", err)
 	}
+	rules, err := cfg.Access.Compile()
+	if err != nil {
+		core.Close()
+		return nil, err
+	}
 	api, err := httpapi.New(httpapi.Config{
-		CookieSecure:   cfg.CookieSecure,
-		TrustedOrigins: cfg.TrustedOrigins,
-		UI:             web.Handler(),
-		Keys:           core.Keys,
-		Issuer:         cfg.PublicURL,
+		CookieSecure:       cfg.CookieSecure,
+		CookieDomain:       cfg.CookieDomain,
+		TrustedOrigins:     cfg.TrustedOrigins,
+		UI:                 web.Handler(),
+		Keys:               core.Keys,
+		Issuer:             cfg.PublicURL,
+		Rules:              rules,
+		RedirectDomains:    cfg.ForwardAuth.RedirectDomains,
+		ForwardTokenHeader: cfg.ForwardAuth.AccessTokenHeader,
 	}, core.Service, core.Store.Ping, log)
 	if err != nil {
 		core.Close()

@@ -49,7 +49,17 @@ async function loadMe() {
   }
 }
 
+// afterSignIn goes back where forward-auth sent the browser from, if the
+// server agrees the place is allowed (/v1/redirect checks), else to /account.
+function afterSignIn() {
+  const rd = new URLSearchParams(window.location.search).get("rd");
+  window.location.assign(rd ? "/v1/redirect?rd=" + encodeURIComponent(rd) : "/account");
+}
+
 function initIndex() {
+  if (new URLSearchParams(window.location.search).get("rd")) {
+    api("GET", "/v1/me").then(afterSignIn).catch(() => {});
+  }
   const submit = (formId, path) => {
     const form = document.getElementById(formId);
     form.addEventListener("submit", async (ev) => {
@@ -57,7 +67,7 @@ function initIndex() {
       show("");
       try {
         await api("POST", path, { email: form.email.value, password: form.password.value });
-        window.location.assign("/account");
+        afterSignIn();
       } catch (e) {
         show(e.message);
       }

@@ -1,0 +1,160 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/auth"
+	"github.com/gatehouse/gatehouse/config"
+)
+
+func forwardEnv(t *testing.T) *env {
+	return tokenEnv(t, func(c *config.Config) {
+		c.ForwardAuth.RedirectDomains = []string{"*.example.com"}
+		c.ForwardAuth.AccessTokenHeader = "X-Gatehouse-Token"
+		c.Access = config.Access{Rules: []config.RuleConfig{
+			{Path: []string{"/public/"}, Allow: "public"},
+			{Host: []string{"notes.example.com"}, Path: []string{"/api/"}, Methods: []string{"GET"}, Permission: "notes:read"},
+			{Host: []string{"notes.example.com"}, Path: []string{"/api/"}, Permission: "notes:write"},
+			{Host: []string{"*.example.com"}, Path: []string{"/"}, Allow: "authenticated"},
+		}}
+	})
+}
+
+// traefik asks as Traefik and Caddy do, with X-Forwarded-* headers.
+func traefik(method, host, uri string, extra ...string) []string {
+	return append([]string{"X-Forwarded-Method", method, "X-Forwarded-Proto", "https", "X-Forwarded-Host", host, "X-Forwarded-Uri", uri}, extra...)
+}
+
+func TestForwardAuth(t *testing.T) {
+	e := forwardEnv(t)
+	ctx := context.Background()
+	if _, err := e.srv.Service.PutRole(ctx, auth.Actor{}, "reader", []string{"notes:read"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	uid := e.browser("").signup("vic@example.com", pw)["user"].(map[string]any)["id"].(string)
+	if _, err := e.srv.Service.SetRoles(ctx, auth.Actor{}, uid, []string{"reader"}); err != nil {
+		t.Fatal(err)
+	}
+	b := e.browser("")
+	b.login("vic@example.com", pw)
+	anon := e.browser("")
+
+	// Anonymous: public is open; an API call gets 401; a browser is sent to
+	// sign in with its return URL.
+	expect(t, anon.do("GET", "/v1/authz/forward", nil, traefik("GET", "a.example.com", "/public/x.css")...), http.StatusOK)
+	expect(t, anon.do("GET", "/v1/authz/forward", nil, traefik("GET", "notes.example.com", "/api/notes")...), http.StatusUnauthorized)
+	r := anon.do("GET", "/v1/authz/forward", nil, traefik("GET", "notes.example.com", "/page?x=1", "Accept", "text/html")...)
+	if r.status != http.StatusFound || r.header.Get("Location") != "http://localhost:8080/?rd="+url.QueryEscape("https://notes.example.com/page?x=1") {
+		t.Fatalf("browser redirect: %d %q", r.status, r.header.Get("Location"))
+	}
+	// nginx flavour: a 401 carrying the Location.
+	r = anon.do("GET", "/v1/authz/forward", nil, "X-Original-URI", "/page", "X-Original-Method", "GET", "X-Forwarded-Host", "notes.example.com", "Accept", "text/html")
+	if r.status != http.StatusUnauthorized || !strings.Contains(r.header.Get("Location"), "rd=") {
+		t.Fatalf("nginx redirect: %d %q", r.status, r.header.Get("Location"))
+	}
+	// A return URL on a foreign host is dropped (no open redirect).
+	r = anon.do("GET", "/v1/authz/forward", nil, traefik("GET", "evil.test", "/x", "Accept", "text/html")...)
+	if loc := r.header.Get("Location"); r.status == http.StatusFound && strings.Contains(loc, "evil") {
+		t.Fatalf("open redirect: %q", loc)
+	}
+
+	// Signed in with notes:read: reads pass with identity headers and a
+	// token for the upstream; writes are forbidden.
+	r = b.do("GET", "/v1/authz/forward", nil, traefik("GET", "notes.example.com", "/api/notes")...)
+	expect(t, r, http.StatusOK)
+	if r.header.Get("Remote-User") != uid || r.header.Get("Remote-Email") != "vic@example.com" || r.header.Get("Remote-Groups") != "reader" {
+		t.Fatalf("identity headers: %v", r.header)
+	}
+	tok := strings.TrimPrefix(r.header.Get("X-Gatehouse-Token"), "Bearer ")
+	if c := jwtPart(t, tok, 1); c["scope"] != "notes:read" || c["sub"] != uid {
+		t.Fatalf("upstream token claims: %v", c)
+	}
+	expect(t, b.do("GET", "/v1/authz/forward", nil, traefik("POST", "notes.example.com", "/api/notes")...), http.StatusForbidden)
+	// A bearer token works the same way.
+	p := tokenLogin(t, e.browser(""), "vic@example.com")
+	expect(t, anon.do("GET", "/v1/authz/forward", nil, traefik("GET", "notes.example.com", "/api/notes", bearer(p.Access)...)...), http.StatusOK)
+	// Default deny: a host no rule covers.
+	expect(t, b.do("GET", "/v1/authz/forward", nil, traefik("GET", "other.test", "/")...), http.StatusForbidden)
+
+	// Role change takes effect on the next request, for cookie and token.
+	if _, err := e.srv.Service.PutRole(ctx, auth.Actor{}, "reader", []string{"notes:read", "notes:write"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, b.do("GET", "/v1/authz/forward", nil, traefik("POST", "notes.example.com", "/api/notes")...), http.StatusOK)
+	if _, err := e.srv.Service.SetRoles(ctx, auth.Actor{}, uid, nil); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, b.do("GET", "/v1/authz/forward", nil, traefik("GET", "notes.example.com", "/api/notes")...), http.StatusForbidden)
+	expect(t, anon.do("GET", "/v1/authz/forward", nil, traefik("GET", "notes.example.com", "/api/notes", bearer(p.Access)...)...), http.StatusUnauthorized)
+
+	// After logout, at once: 401.
+	expect(t, b.do("POST", "/v1/logout", nil), http.StatusNoContent)
+	expect(t, b.do("GET", "/v1/authz/forward", nil, traefik("GET", "a.example.com", "/")...), http.StatusUnauthorized)
+}
+
+func TestForwardAuthRefusesBadHeaders(t *testing.T) {
+	e := forwardEnv(t)
+	b := e.browser("")
+	cases := map[string][]string{
+		"no uri":               {"X-Forwarded-Method", "GET", "X-Forwarded-Host", "a.example.com"},
+		"no method (traefik)":  {"X-Forwarded-Uri", "/x", "X-Forwarded-Host", "a.example.com"},
+		"uris disagree":        {"X-Forwarded-Method", "GET", "X-Forwarded-Host", "a.example.com", "X-Forwarded-Uri", "/public/a", "X-Original-URI", "/admin"},
+		"methods disagree":     {"X-Forwarded-Method", "GET", "X-Original-Method", "POST", "X-Forwarded-Host", "a.example.com", "X-Forwarded-Uri", "/x"},
+		"relative uri":         traefik("GET", "a.example.com", "public/x"),
+		"absolute uri":         traefik("GET", "a.example.com", "http://evil/public/x"),
+		"dot segments":         traefik("GET", "a.example.com", "/public/../admin"),
+		"encoded slash":        traefik("GET", "a.example.com", "/public%2f..%2fadmin"),
+		"encoded dot segments": traefik("GET", "a.example.com", "/public/%2e%2e/admin"),
+		"double slash":         traefik("GET", "a.example.com", "//public/x"),
+		"backslash":            traefik("GET", "a.example.com", "/public\\..\\admin"),
+		"bad method":           traefik("BREW", "a.example.com", "/public/x"),
+		"bad proto":            {"X-Forwarded-Method", "GET", "X-Forwarded-Proto", "gopher", "X-Forwarded-Host", "a.example.com", "X-Forwarded-Uri", "/public/x"},
+		"bad host":             traefik("GET", "user@a.example.com", "/public/x"),
+		"huge uri":             traefik("GET", "a.example.com", "/public/"+strings.Repeat("a", 9000)),
+	}
+	for name, h := range cases {
+		t.Run(name, func(t *testing.T) {
+			expect(t, b.do("GET", "/v1/authz/forward", nil, h...), http.StatusBadRequest)
+		})
+	}
+}
+
+func TestRedirectEndpointIsNotOpen(t *testing.T) {
+	e := forwardEnv(t)
+	b := e.browser("")
+	for rd, want := range map[string]string{
+		"https://notes.example.com/x":    "https://notes.example.com/x",
+		"https://evil.test/x":            "/account",
+		"https://user@notes.example.com": "/account",
+		"javascript:alert(1)":            "/account",
+		"//evil.test":                    "/account",
+		"":                               "/account",
+	} {
+		r := b.do("GET", "/v1/redirect?rd="+url.QueryEscape(rd), nil)
+		if r.status != http.StatusSeeOther || r.header.Get("Location") != want {
+			t.Errorf("rd=%q: %d %q, want %q", rd, r.status, r.header.Get("Location"), want)
+		}
+	}
+}
+
+func TestBadAccessRulesFailStartNamingTheLine(t *testing.T) {
+	dir := t.TempDir()
+	file := dir + "/gatehouse.yaml"
+	writeFileT(t, file, "access:\n  rules:\n    - path: /a/\n      allow: public\n    - path: /b/\n      permission: notes\n")
+	_, err := parseConfig([]string{"--config", file})
+	if err == nil || !strings.Contains(err.Error(), "line 5") || !strings.Contains(err.Error(), "resource:action") {
+		t.Fatalf("err %v", err)
+	}
+	writeFileT(t, file, "access:\n  rules:\n    - path: /a/\n      allow: public\n      pathh: /x\n")
+	if _, err := parseConfig([]string{"--config", file}); err == nil || !strings.Contains(err.Error(), "line 5") {
+		t.Fatalf("unknown key: %v", err)
+	}
+	writeFileT(t, file, "access:\n  rules:\n    - path: /a/\n      allow: public\n      role: admin\n")
+	if _, err := parseConfig([]string{"--config", file}); err == nil || !strings.Contains(err.Error(), "line 3") {
+		t.Fatalf("two policies: %v", err)
+	}
+}
