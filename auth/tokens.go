@@ -318,3 +318,9 @@ func (s *Service) Introspect(ctx context.Context, tok string) (Introspection, er
 	}
 	return in, nil
 }
+
+// RevocationsSince reads the store's revocation list after seq, for the
+// HTTP feed that remote verifiers follow.
+func (s *Service) RevocationsSince(ctx context.Context, after int64) ([]store.Revocation, error) {
+	return s.deps.Store.RevocationsSince(ctx, after, s.now())
+}

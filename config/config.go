@@ -75,6 +75,9 @@ type Revocation struct {
 	// MaxStale is how long an instance keeps trusting its last revocation
 	// list when the feed is down, before it refuses tokens (fails closed).
 	MaxStale time.Duration `yaml:"max_stale"`
+	// FeedToken opens GET /v1/revocations to remote verifiers (the Go
+	// middleware) that present it; empty keeps the feed closed.
+	FeedToken string `yaml:"feed_token"`
 }
 
 // Session holds the session lifetimes.
@@ -170,6 +173,7 @@ func Flags(fs *flag.FlagSet, cfg *Config, serve bool) *Binding {
 	}
 	fs.DurationVar(&cfg.Tokens.RefreshGrace, "token-refresh-grace", cfg.Tokens.RefreshGrace, "a just-spent refresh token still works this long (concurrent tabs)")
 	fs.DurationVar(&cfg.Revocation.PollInterval, "revocation-poll-interval", cfg.Revocation.PollInterval, "how often the embedded store's revocation feed polls")
+	fs.StringVar(&cfg.Revocation.FeedToken, "revocation-feed-token", cfg.Revocation.FeedToken, "shared `secret` remote verifiers present to follow GET /v1/revocations (empty: feed off)")
 	fs.DurationVar(&cfg.Revocation.MaxStale, "revocation-max-stale", cfg.Revocation.MaxStale, "refuse tokens when the revocation feed has been down this long")
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen `address` (host:port)")
 	fs.BoolVar(&cfg.CookieSecure, "cookie-secure", cfg.CookieSecure, "Secure + __Host- session cookie (works on http://localhost too)")
@@ -289,6 +293,7 @@ func (c *Config) Validate() error {
 	check(c.Tokens.Leeway >= 0 && c.Tokens.Leeway <= 30*time.Second, "token-leeway must be from 0 to 30s")
 	check(c.Tokens.RotateEvery == 0 || c.Tokens.RotateEvery >= time.Hour, "token-rotate-every must be 0 (never) or at least 1h")
 	check(c.Revocation.PollInterval > 0, "revocation-poll-interval must be positive")
+	check(c.Revocation.FeedToken == "" || len(c.Revocation.FeedToken) >= 32, "revocation-feed-token must be at least 32 characters")
 	check(c.Revocation.MaxStale >= 0, "revocation-max-stale must not be negative (0 = never fail closed)")
 	if _, err := c.Access.Compile(); err != nil {
 		errs = append(errs, err)

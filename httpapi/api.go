@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse/gatehouse/auth"
 	"github.com/gatehouse/gatehouse/authz"
 	"github.com/gatehouse/gatehouse/keys"
+	"github.com/gatehouse/gatehouse/revocation"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gatehouse/gatehouse/token"
 )
@@ -44,6 +45,10 @@ type Config struct {
 	// ForwardTokenHeader, if set, carries a fresh access token to the
 	// upstream on forward-auth success.
 	ForwardTokenHeader string
+	// FeedToken, if set, opens GET /v1/revocations to holders of it.
+	FeedToken string
+	// Revocations is this instance's list; its changes wake long polls.
+	Revocations *revocation.Set
 }
 
 // KeyAdmin is what the API needs of the signing-key manager.
@@ -109,6 +114,7 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("POST /v1/introspect", a.authed(a.introspect))
 	mux.HandleFunc("/v1/authz/forward", a.forward)
 	mux.HandleFunc("GET /v1/redirect", a.redirect)
+	mux.HandleFunc("GET /v1/revocations", a.revocationFeed)
 	mux.HandleFunc("GET /.well-known/jwks.json", a.jwks)
 	mux.HandleFunc("GET /.well-known/openid-configuration", a.discovery)
 

@@ -28,6 +28,7 @@ type Set struct {
 	lastSeq  int64
 	syncedAt time.Time // last successful sync with the store
 	maxStale time.Duration
+	changed  chan struct{} // closed and replaced on every Apply with entries
 }
 
 type userEntry struct {
@@ -43,13 +44,26 @@ func NewSet(maxStale time.Duration) *Set {
 		tokens:   map[string]time.Time{},
 		users:    map[string]userEntry{},
 		maxStale: maxStale,
+		changed:  make(chan struct{}),
 	}
+}
+
+// Changed returns a channel that is closed the next time entries are
+// applied, for long-polling clients of the HTTP feed.
+func (s *Set) Changed() <-chan struct{} {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.changed
 }
 
 // Apply adds entries to the list. Entries already expired are skipped.
 func (s *Set) Apply(now time.Time, rs []store.Revocation) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if len(rs) > 0 {
+		close(s.changed)
+		s.changed = make(chan struct{})
+	}
 	for _, r := range rs {
 		if r.Seq > s.lastSeq {
 			s.lastSeq = r.Seq

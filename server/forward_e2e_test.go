@@ -4,8 +4,10 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/auth"
 	"github.com/gatehouse/gatehouse/config"
@@ -157,4 +159,38 @@ func TestBadAccessRulesFailStartNamingTheLine(t *testing.T) {
 	if _, err := parseConfig([]string{"--config", file}); err == nil || !strings.Contains(err.Error(), "line 3") {
 		t.Fatalf("two policies: %v", err)
 	}
+}
+
+func TestRevocationFeedLongPoll(t *testing.T) {
+	const feedToken = "a-feed-token-of-at-least-32-characters!"
+	e := tokenEnv(t, func(c *config.Config) { c.Revocation.FeedToken = feedToken })
+	b := e.browser("")
+	b.signup("wes@example.com", pw)
+	sid := b.do("GET", "/v1/me", nil).json(t)["session"].(map[string]any)["id"].(string)
+	expect(t, e.browser("").do("GET", "/v1/revocations", nil), http.StatusUnauthorized)
+	expect(t, e.browser("").do("GET", "/v1/revocations", nil, bearer("wrong-token-wrong-token-wrong-token")...), http.StatusUnauthorized)
+	expect(t, e.browser("").do("GET", "/v1/revocations?after=x", nil, bearer(feedToken)...), http.StatusBadRequest)
+	expect(t, e.browser("").do("GET", "/v1/revocations?wait=5m", nil, bearer(feedToken)...), http.StatusBadRequest)
+	r := e.browser("").do("GET", "/v1/revocations?after=0", nil, bearer(feedToken)...)
+	expect(t, r, http.StatusOK)
+	start := int64(r.json(t)["seq"].(float64))
+
+	done := make(chan response, 1)
+	go func() {
+		done <- e.browser("").do("GET", "/v1/revocations?after="+strconv.FormatInt(start, 10)+"&wait=20s", nil, bearer(feedToken)...)
+	}()
+	time.Sleep(100 * time.Millisecond) // let the poll start waiting (the test passes either way)
+	expect(t, b.do("POST", "/v1/logout", nil), http.StatusNoContent)
+	select {
+	case r := <-done:
+		expect(t, r, http.StatusOK)
+		entries := r.json(t)["entries"].([]any)
+		if len(entries) != 1 || entries[0].(map[string]any)["key"] != sid || entries[0].(map[string]any)["kind"] != "sid" {
+			t.Fatalf("long poll: %s", r.body)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("long poll did not wake on logout")
+	}
+	// The feed is off without a token configured.
+	expect(t, tokenEnv(t).browser("").do("GET", "/v1/revocations", nil, bearer(feedToken)...), http.StatusNotFound)
 }

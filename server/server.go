@@ -89,6 +89,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		Rules:              rules,
 		RedirectDomains:    cfg.ForwardAuth.RedirectDomains,
 		ForwardTokenHeader: cfg.ForwardAuth.AccessTokenHeader,
+		FeedToken:          cfg.Revocation.FeedToken,
+		Revocations:        core.Revocations,
 	}, core.Service, core.Store.Ping, log)
 	if err != nil {
 		core.Close()
