@@ -519,12 +519,16 @@ func (s *Service) tokenHorizon(now time.Time) time.Time {
 }
 
 func (s *Service) publishRevocations(ctx context.Context, entries []store.Revocation) {
-	s.deps.Revocations.Apply(s.now(), entries)
-	if _, err := s.deps.Store.AddRevocations(ctx, entries); err != nil {
-		// This instance already refuses the tokens; other instances will
+	written, err := s.deps.Store.AddRevocations(ctx, entries)
+	if err != nil {
+		// This instance still refuses the tokens; other instances will
 		// not until the entry reaches them, so this is worth an alarm.
 		s.log.ErrorContext(ctx, "revocation write failed; other instances may accept revoked tokens until they expire", "err", err)
+		written = entries
 	}
+	// Applied after the write, so that whoever this wakes (the HTTP feed's
+	// long polls) finds the entries in the store.
+	s.deps.Revocations.Apply(s.now(), written)
 }
 
 // User returns one user, as NotFound when missing.

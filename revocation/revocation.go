@@ -56,8 +56,20 @@ func (s *Set) Changed() <-chan struct{} {
 	return s.changed
 }
 
-// Apply adds entries to the list. Entries already expired are skipped.
+// Apply adds entries this instance made itself. Entries already expired
+// are skipped. It does not move the feed's position: entries other
+// instances wrote before these may not have been read yet.
 func (s *Set) Apply(now time.Time, rs []store.Revocation) {
+	s.apply(now, rs, false)
+}
+
+// applySynced adds entries read from the store, in Seq order, and moves
+// the feed's position past them.
+func (s *Set) applySynced(now time.Time, rs []store.Revocation) {
+	s.apply(now, rs, true)
+}
+
+func (s *Set) apply(now time.Time, rs []store.Revocation, advance bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(rs) > 0 {
@@ -65,7 +77,7 @@ func (s *Set) Apply(now time.Time, rs []store.Revocation) {
 		s.changed = make(chan struct{})
 	}
 	for _, r := range rs {
-		if r.Seq > s.lastSeq {
+		if advance && r.Seq > s.lastSeq {
 			s.lastSeq = r.Seq
 		}
 		if !r.ExpiresAt.After(now) {
@@ -174,7 +186,7 @@ func (f *Feed) Sync(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	f.Set.Apply(now, rs)
+	f.Set.applySynced(now, rs)
 	f.Set.markSynced(now)
 	return nil
 }

@@ -22,7 +22,7 @@ CREATE TABLE users (
 -- accounts differing only in case. lower() under the column's "C"
 -- collation folds ASCII letters only, exactly as SQLite's NOCASE does, so
 -- both backends accept and refuse the same emails. Lookups spell the same
--- expression (lower(email) = lower($1 COLLATE "C")) to use this index.
+-- expression (lower(email) = lower($1::text COLLATE "C")) to use this index.
 CREATE UNIQUE INDEX users_email_lower ON users (lower(email));
 
 CREATE TABLE user_roles (
