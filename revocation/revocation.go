@@ -192,11 +192,18 @@ func (f *Feed) Sync(ctx context.Context) error {
 }
 
 // Run syncs every Interval until ctx ends, pruning expired entries from
-// memory and, now and then, from the store.
+// memory and, now and then, from the store. When the store can push
+// (store.RevocationWatcher), every push triggers a sync at once, so a
+// revocation reaches this instance in milliseconds; the periodic sync stays
+// as the safety net and the heartbeat that keeps the list fresh.
 func (f *Feed) Run(ctx context.Context) {
 	interval := f.Interval
 	if interval <= 0 {
 		interval = time.Second
+	}
+	kick := make(chan struct{}, 1)
+	if w, ok := f.Store.(store.RevocationWatcher); ok {
+		go f.watch(ctx, w, kick)
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -205,11 +212,12 @@ func (f *Feed) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-kick:
 		}
 		if err := f.Sync(ctx); err != nil && ctx.Err() == nil && f.Log != nil {
 			f.Log.WarnContext(ctx, "revocation feed sync failed", "err", err)
 		}
-		if n%60 == 0 {
+		if n%600 == 0 {
 			now := f.now()
 			f.Set.Prune(now)
 			if _, err := f.Store.DeleteExpiredRevocations(ctx, now); err != nil && ctx.Err() == nil && f.Log != nil {
@@ -217,6 +225,47 @@ func (f *Feed) Run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// watch keeps a push subscription open, reconnecting with a bounded
+// backoff; each notification (and each reconnection) kicks a sync.
+func (f *Feed) watch(ctx context.Context, w store.RevocationWatcher, kick chan<- struct{}) {
+	notify := func() {
+		select {
+		case kick <- struct{}{}:
+		default: // a sync is already pending
+		}
+	}
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		start := time.Now()
+		err := w.WatchRevocations(ctx, notify)
+		if ctx.Err() != nil {
+			return
+		}
+		if f.Log != nil {
+			f.Log.WarnContext(ctx, "revocation push feed lost; resubscribing", "err", err)
+		}
+		if time.Since(start) > 10*time.Second {
+			backoff = 100 * time.Millisecond
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// Lag is how long ago the list last synced with the store.
+func (f *Feed) Lag() time.Duration {
+	f.Set.mu.RLock()
+	defer f.Set.mu.RUnlock()
+	if f.Set.syncedAt.IsZero() {
+		return 0
+	}
+	return f.now().Sub(f.Set.syncedAt)
 }
 
 func (f *Feed) now() time.Time {
