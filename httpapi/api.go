@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/gatehouse/gatehouse/auth"
@@ -67,7 +68,12 @@ type API struct {
 	cookie  string
 	origins *http.CrossOriginProtection
 	rules   []authz.Rule
+	routes  []string // the patterns Handler registered, for the OpenAPI drift test
 }
+
+// Routes lists the method-and-path patterns of the HTTP surface, as
+// registered by the last call to Handler.
+func (a *API) Routes() []string { return slices.Clone(a.routes) }
 
 // New returns the API. ready is called by /readyz to check the stores.
 func New(cfg Config, svc *auth.Service, ready func(context.Context) error, log *slog.Logger) (*API, error) {
@@ -100,44 +106,50 @@ func (a *API) CookieName() string { return a.cookie }
 // Handler returns the whole HTTP surface with its middleware.
 func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/signup", a.signup)
-	mux.HandleFunc("POST /v1/login", a.login)
-	mux.Handle("POST /v1/logout", a.authed(a.logout))
-	mux.Handle("GET /v1/me", a.authed(a.me))
-	mux.Handle("GET /v1/sessions", a.authed(a.listSessions))
-	mux.Handle("DELETE /v1/sessions/{id}", a.authed(a.revokeSession))
-	mux.Handle("DELETE /v1/sessions", a.authed(a.revokeOtherSessions))
-	mux.Handle("POST /v1/session/token", a.authed(a.sessionToken))
-	mux.Handle("POST /v1/password", a.authed(a.changePassword))
-	mux.HandleFunc("POST /v1/token", a.token)
-	mux.HandleFunc("POST /v1/revoke", a.revoke)
-	mux.Handle("POST /v1/introspect", a.authed(a.introspect))
-	mux.HandleFunc("/v1/authz/forward", a.forward)
-	mux.HandleFunc("GET /v1/redirect", a.redirect)
-	mux.HandleFunc("GET /v1/revocations", a.revocationFeed)
-	mux.HandleFunc("GET /.well-known/jwks.json", a.jwks)
-	mux.HandleFunc("GET /.well-known/openid-configuration", a.discovery)
+	a.routes = a.routes[:0]
+	handle := func(pattern string, h http.Handler) {
+		a.routes = append(a.routes, pattern)
+		mux.Handle(pattern, h)
+	}
+	handleFunc := func(pattern string, h http.HandlerFunc) { handle(pattern, h) }
+	handleFunc("POST /v1/signup", a.signup)
+	handleFunc("POST /v1/login", a.login)
+	handle("POST /v1/logout", a.authed(a.logout))
+	handle("GET /v1/me", a.authed(a.me))
+	handle("GET /v1/sessions", a.authed(a.listSessions))
+	handle("DELETE /v1/sessions/{id}", a.authed(a.revokeSession))
+	handle("DELETE /v1/sessions", a.authed(a.revokeOtherSessions))
+	handle("POST /v1/session/token", a.authed(a.sessionToken))
+	handle("POST /v1/password", a.authed(a.changePassword))
+	handleFunc("POST /v1/token", a.token)
+	handleFunc("POST /v1/revoke", a.revoke)
+	handle("POST /v1/introspect", a.authed(a.introspect))
+	handleFunc("/v1/authz/forward", a.forward)
+	handleFunc("GET /v1/redirect", a.redirect)
+	handleFunc("GET /v1/revocations", a.revocationFeed)
+	handleFunc("GET /.well-known/jwks.json", a.jwks)
+	handleFunc("GET /.well-known/openid-configuration", a.discovery)
 
-	mux.Handle("GET /v1/admin/users", a.admin(a.adminListUsers))
-	mux.Handle("POST /v1/admin/users", a.admin(a.adminCreateUser))
-	mux.Handle("GET /v1/admin/users/{id}", a.admin(a.adminGetUser))
-	mux.Handle("PATCH /v1/admin/users/{id}", a.admin(a.adminUpdateUser))
-	mux.Handle("GET /v1/admin/users/{id}/sessions", a.admin(a.adminUserSessions))
-	mux.Handle("POST /v1/admin/users/{id}/logout", a.admin(a.adminLogoutUser))
-	mux.Handle("GET /v1/admin/roles", a.admin(a.adminListRoles))
-	mux.Handle("PUT /v1/admin/roles/{name}", a.admin(a.adminPutRole))
-	mux.Handle("DELETE /v1/admin/roles/{name}", a.admin(a.adminDeleteRole))
-	mux.Handle("GET /v1/admin/keys", a.admin(a.adminListKeys))
-	mux.Handle("POST /v1/admin/keys/rotate", a.admin(a.adminRotateKeys))
-	mux.Handle("GET /v1/admin/audit", a.admin(a.adminAudit))
+	handle("GET /v1/admin/users", a.admin(a.adminListUsers))
+	handle("POST /v1/admin/users", a.admin(a.adminCreateUser))
+	handle("GET /v1/admin/users/{id}", a.admin(a.adminGetUser))
+	handle("PATCH /v1/admin/users/{id}", a.admin(a.adminUpdateUser))
+	handle("GET /v1/admin/users/{id}/sessions", a.admin(a.adminUserSessions))
+	handle("POST /v1/admin/users/{id}/logout", a.admin(a.adminLogoutUser))
+	handle("GET /v1/admin/roles", a.admin(a.adminListRoles))
+	handle("PUT /v1/admin/roles/{name}", a.admin(a.adminPutRole))
+	handle("DELETE /v1/admin/roles/{name}", a.admin(a.adminDeleteRole))
+	handle("GET /v1/admin/keys", a.admin(a.adminListKeys))
+	handle("POST /v1/admin/keys/rotate", a.admin(a.adminRotateKeys))
+	handle("GET /v1/admin/audit", a.admin(a.adminAudit))
 
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	handleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.HandleFunc("GET /readyz", a.readyz)
+	handleFunc("GET /readyz", a.readyz)
 	if a.cfg.UI != nil {
 		for _, p := range []string{"GET /{$}", "GET /account", "GET /admin", "GET /static/"} {
-			mux.Handle(p, a.cfg.UI)
+			handle(p, a.cfg.UI)
 		}
 	}
 	return a.withRequestID(a.withLog(a.recoverPanic(securityHeaders(routeErrorsAsProblems(mux)))))
