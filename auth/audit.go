@@ -37,6 +37,9 @@ type Actor struct {
 // action already happened and the log line keeps the record.
 func (s *Service) audit(ctx context.Context, e store.AuditEvent) {
 	e.Time = s.now()
+	if s.deps.OnEvent != nil {
+		s.deps.OnEvent(e.Type)
+	}
 	if _, err := s.deps.Store.AppendAudit(ctx, e); err != nil {
 		s.log.ErrorContext(ctx, "audit write failed", "type", e.Type, "user_id", e.UserID, "err", err)
 	}

@@ -101,6 +101,9 @@ type Deps struct {
 	// OnRevoke, if set, hears of every session that ends before its time
 	// (logout, revocation, force logout).
 	OnRevoke func(ctx context.Context, sessions []store.Session)
+	// OnEvent, if set, hears the type of every audit event and of every
+	// revocation published ("revocation.sid", …): metrics count them.
+	OnEvent func(eventType string)
 	Logger   *slog.Logger
 }
 
@@ -525,6 +528,11 @@ func (s *Service) publishRevocations(ctx context.Context, entries []store.Revoca
 		// not until the entry reaches them, so this is worth an alarm.
 		s.log.ErrorContext(ctx, "revocation write failed; other instances may accept revoked tokens until they expire", "err", err)
 		written = entries
+	}
+	if s.deps.OnEvent != nil {
+		for _, e := range entries {
+			s.deps.OnEvent("revocation." + e.Kind)
+		}
 	}
 	// Applied after the write, so that whoever this wakes (the HTTP feed's
 	// long polls) finds the entries in the store.

@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse/gatehouse/auth"
 	"github.com/gatehouse/gatehouse/authz"
 	"github.com/gatehouse/gatehouse/keys"
+	"github.com/gatehouse/gatehouse/metrics"
 	"github.com/gatehouse/gatehouse/revocation"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gatehouse/gatehouse/token"
@@ -50,6 +51,8 @@ type Config struct {
 	FeedToken string
 	// Revocations is this instance's list; its changes wake long polls.
 	Revocations *revocation.Set
+	// Metrics, if set, records every request and serves GET /metrics.
+	Metrics *metrics.Metrics
 }
 
 // KeyAdmin is what the API needs of the signing-key manager.
@@ -147,6 +150,9 @@ func (a *API) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	handleFunc("GET /readyz", a.readyz)
+	if a.cfg.Metrics != nil {
+		handle("GET /metrics", a.cfg.Metrics.Handler())
+	}
 	if a.cfg.UI != nil {
 		for _, p := range []string{"GET /{$}", "GET /account", "GET /admin", "GET /static/"} {
 			handle(p, a.cfg.UI)

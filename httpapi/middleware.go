@@ -70,6 +70,10 @@ func (a *API) withLog(next http.Handler) http.Handler {
 		start := time.Now()
 		lw := &loggingWriter{ResponseWriter: w}
 		next.ServeHTTP(lw, r)
+		if a.cfg.Metrics != nil {
+			// r.Pattern is the route the mux matched: a bounded label.
+			a.cfg.Metrics.ObserveRequest(r.Pattern, r.Method, lw.status, time.Since(start))
+		}
 		a.log.InfoContext(r.Context(), "request",
 			"request_id", requestID(r.Context()),
 			"method", r.Method,

@@ -640,3 +640,36 @@ func parseConfig(args []string) (config.Config, error) {
 	err := config.Flags(fs, &cfg, true).Parse(args, func(string) string { return "" })
 	return cfg, err
 }
+
+func TestMetrics(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser("")
+	b.signup("mo@example.com", pw)
+	expect(t, b.do("POST", "/v1/login", map[string]string{"email": "mo@example.com", "password": "wrong password!"}), http.StatusUnauthorized)
+	expect(t, b.do("GET", "/v1/me", nil), http.StatusOK)
+	expect(t, b.do("POST", "/v1/logout", nil), http.StatusNoContent)
+	r := b.do("GET", "/metrics", nil)
+	expect(t, r, http.StatusOK)
+	body := string(r.body)
+	for _, want := range []string{
+		`gatehouse_http_requests_total{method="GET",route="GET /v1/me",status="200"} 1`,
+		`gatehouse_http_requests_total{method="POST",route="POST /v1/login",status="401"} 1`,
+		`gatehouse_signins_total{result="ok"} 1`,
+		`gatehouse_signins_total{result="failed"} 1`,
+		`gatehouse_revocations_total{kind="sid"} 1`,
+		`gatehouse_http_request_duration_seconds_bucket{route="GET /v1/me"`,
+		"gatehouse_password_hash_queue_depth 0",
+		"gatehouse_revocation_feed_lag_seconds",
+		"gatehouse_revocation_list_entries 1",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	// Unmatched paths share one label: no label per raw path.
+	b.do("GET", "/no/such/path/1", nil)
+	b.do("GET", "/no/such/path/2", nil)
+	if body := string(b.do("GET", "/metrics", nil).body); strings.Contains(body, "/no/such") || !strings.Contains(body, `route="unmatched",status="404"} 2`) {
+		t.Errorf("unmatched routes leak into labels")
+	}
+}

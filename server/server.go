@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/keys"
+	"github.com/gatehouse/gatehouse/metrics"
 	"github.com/gatehouse/gatehouse/password"
 	"github.com/gatehouse/gatehouse/revocation"
 	"github.com/gatehouse/gatehouse/store"
@@ -45,6 +47,7 @@ type Core struct {
 	Keys        *keys.Manager
 	Revocations *revocation.Set
 	Feed        *revocation.Feed
+	Metrics     *metrics.Metrics
 }
 
 // Options are the parts a caller may supply instead of the defaults.
@@ -91,6 +94,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		ForwardTokenHeader: cfg.ForwardAuth.AccessTokenHeader,
 		FeedToken:          cfg.Revocation.FeedToken,
 		Revocations:        core.Revocations,
+		Metrics:            core.Metrics,
 	}, core.Service, core.Store.Ping, log)
 	if err != nil {
 		core.Close()
@@ -156,6 +160,19 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Core, error) {
 			FreeFailures: free, BaseDelay: cfg.Throttle.BaseDelay, MaxDelay: cfg.Throttle.MaxDelay, Now: now,
 		})
 	}
+	hasher := password.NewHasher(password.Config{
+		Params: params, MaxConcurrent: cfg.Password.MaxConcurrent,
+		MaxQueue: cfg.Password.MaxQueue, QueueTimeout: cfg.Password.QueueTimeout,
+	})
+	var feed *revocation.Feed
+	m := metrics.New(metrics.Sources{
+		HashRunning:   func() float64 { return float64(hasher.Stats().Running) },
+		HashWaiting:   func() float64 { return float64(hasher.Stats().Waiting) },
+		HashRejected:  func() float64 { return float64(hasher.Stats().Rejected) },
+		HashWaitTotal: func() float64 { return hasher.Stats().WaitTime.Seconds() },
+		RevocationLen: func() float64 { return float64(revs.Len()) },
+		FeedLag:       func() float64 { return feed.Lag().Seconds() },
+	})
 	svc := auth.NewService(auth.Config{
 		IdleTimeout:      cfg.Session.IdleTimeout,
 		AbsoluteLifetime: cfg.Session.AbsoluteLifetime,
@@ -167,11 +184,8 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Core, error) {
 		Leeway:           cfg.Tokens.Leeway,
 		Now:              now,
 	}, auth.Deps{
-		Store: st,
-		Hasher: password.NewHasher(password.Config{
-			Params: params, MaxConcurrent: cfg.Password.MaxConcurrent,
-			MaxQueue: cfg.Password.MaxQueue, QueueTimeout: cfg.Password.QueueTimeout,
-		}),
+		Store:          st,
+		Hasher:         hasher,
 		Policy:         password.NewPolicy(),
 		AccountLimiter: limiter(cfg.Throttle.AccountFreeFailures),
 		IPLimiter:      limiter(cfg.Throttle.IPFreeFailures),
@@ -179,13 +193,30 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Core, error) {
 		Revocations:    revs,
 		ChainKey:       chainKey,
 		Logger:         log,
+		OnEvent:        countEvent(m),
 	})
-	feed := &revocation.Feed{Store: st, Set: revs, Interval: cfg.Revocation.PollInterval, Now: now, Log: log}
-	return &Core{Service: svc, Store: st, Keys: km, Revocations: revs, Feed: feed}, nil
+	feed = &revocation.Feed{Store: st, Set: revs, Interval: cfg.Revocation.PollInterval, Now: now, Log: log}
+	return &Core{Service: svc, Store: st, Keys: km, Revocations: revs, Feed: feed, Metrics: m}, nil
 }
 
 // Close releases the store.
 func (c *Core) Close() error { return c.Store.Close() }
+
+// countEvent turns audit events and published revocations into metrics.
+func countEvent(m *metrics.Metrics) func(string) {
+	return func(t string) {
+		switch {
+		case t == auth.EventSignInOK:
+			m.SignIns.WithLabelValues("ok").Inc()
+		case t == auth.EventSignInFailed:
+			m.SignIns.WithLabelValues("failed").Inc()
+		case t == auth.EventRefreshReuse:
+			m.RefreshReuse.Inc()
+		case strings.HasPrefix(t, "revocation."):
+			m.Revocations.WithLabelValues(strings.TrimPrefix(t, "revocation.")).Inc()
+		}
+	}
+}
 
 // Handler is the whole HTTP surface.
 func (s *Server) Handler() http.Handler { return s.handler }
