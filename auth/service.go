@@ -104,7 +104,7 @@ type Deps struct {
 	// OnEvent, if set, hears the type of every audit event and of every
 	// revocation published ("revocation.sid", …): metrics count them.
 	OnEvent func(eventType string)
-	Logger   *slog.Logger
+	Logger  *slog.Logger
 }
 
 // KeySource gives the current signing and verification keys.
