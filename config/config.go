@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -42,6 +43,9 @@ type Config struct {
 	Access     Access     `yaml:"access"`
 	// ForwardAuth configures GET /v1/authz/forward.
 	ForwardAuth ForwardAuth `yaml:"forward_auth"`
+	// TrustedProxies are CIDRs (or single IPs) of reverse proxies whose
+	// X-Forwarded-For gatehouse believes for the client IP.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 	// CookieDomain, if set, shares the session cookie with subdomains
 	// (for forward-auth in front of apps on other hosts); the cookie is
 	// then __Secure- instead of __Host-.
@@ -180,6 +184,7 @@ func Flags(fs *flag.FlagSet, cfg *Config, serve bool) *Binding {
 	fs.StringVar(&cfg.CookieDomain, "cookie-domain", cfg.CookieDomain, "share the session cookie with this `domain` and its subdomains (forward-auth for apps on other hosts)")
 	fs.Var((*listValue)(&cfg.ForwardAuth.RedirectDomains), "redirect-domains", "comma-separated `hosts` (or *.domain) sign-in may return the browser to")
 	fs.StringVar(&cfg.ForwardAuth.AccessTokenHeader, "forward-auth-token-header", cfg.ForwardAuth.AccessTokenHeader, "forward-auth puts a fresh access token for the upstream in this `header`")
+	fs.Var((*listValue)(&cfg.TrustedProxies), "trusted-proxies", "comma-separated `CIDRs` of reverse proxies whose X-Forwarded-For is believed")
 	fs.Var((*listValue)(&cfg.TrustedOrigins), "trusted-origins", "comma-separated extra `origins` allowed to send cookie-authenticated writes")
 	fs.DurationVar(&cfg.Session.IdleTimeout, "session-idle-timeout", cfg.Session.IdleTimeout, "end a session unused this long")
 	fs.DurationVar(&cfg.Session.AbsoluteLifetime, "session-absolute-lifetime", cfg.Session.AbsoluteLifetime, "end every session this long after sign-in")
@@ -295,6 +300,9 @@ func (c *Config) Validate() error {
 	check(c.Revocation.PollInterval > 0, "revocation-poll-interval must be positive")
 	check(c.Revocation.FeedToken == "" || len(c.Revocation.FeedToken) >= 32, "revocation-feed-token must be at least 32 characters")
 	check(c.Revocation.MaxStale >= 0, "revocation-max-stale must not be negative (0 = never fail closed)")
+	if _, err := c.ProxyPrefixes(); err != nil {
+		errs = append(errs, err)
+	}
 	if _, err := c.Access.Compile(); err != nil {
 		errs = append(errs, err)
 	}
@@ -317,4 +325,21 @@ func (l *listValue) Set(s string) error {
 		}
 	}
 	return nil
+}
+
+// ProxyPrefixes parses TrustedProxies; a bare IP is a /32 or /128.
+func (c *Config) ProxyPrefixes() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range c.TrustedProxies {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("trusted-proxies: %q is not an IP address or CIDR", s)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -53,6 +54,8 @@ type Config struct {
 	Revocations *revocation.Set
 	// Metrics, if set, records every request and serves GET /metrics.
 	Metrics *metrics.Metrics
+	// TrustedProxies are the peers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
 }
 
 // KeyAdmin is what the API needs of the signing-key manager.

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ type ctxKey int
 
 const (
 	requestIDKey ctxKey = iota
+	clientIPKey
 )
 
 // requestID returns the ID given to the request by withRequestID.
@@ -34,7 +36,9 @@ func (a *API) withRequestID(next http.Handler) http.Handler {
 		rand.Read(b[:])
 		id := hex.EncodeToString(b[:])
 		w.Header().Set("X-Request-ID", id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
+		ctx := context.WithValue(r.Context(), requestIDKey, id)
+		ctx = context.WithValue(ctx, clientIPKey, a.resolveClientIP(r))
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
@@ -119,14 +123,61 @@ func securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
-// clientIP is the address of the peer. Proxy headers are not trusted here:
-// a trusted-proxy list is needed before X-Forwarded-For may be believed.
+// clientIP is the client address withRequestID resolved.
 func clientIP(r *http.Request) string {
+	if ip, ok := r.Context().Value(clientIPKey).(string); ok {
+		return ip
+	}
+	return peerIP(r)
+}
+
+func peerIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// resolveClientIP is the TCP peer, unless the peer is a trusted proxy: then
+// X-Forwarded-For is read from the right, skipping trusted proxies, and the
+// first untrusted address is the client. Headers from anyone else are
+// ignored, so a client cannot pick its own IP (and dodge throttling).
+func (a *API) resolveClientIP(r *http.Request) string {
+	peer := peerIP(r)
+	if len(a.cfg.TrustedProxies) == 0 || !a.trusted(peer) {
+		return peer
+	}
+	var hops []string
+	for _, h := range r.Header.Values("X-Forwarded-For") {
+		for _, p := range strings.Split(h, ",") {
+			hops = append(hops, strings.TrimSpace(p))
+		}
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		addr, err := netip.ParseAddr(hops[i])
+		if err != nil {
+			return peer // a malformed chain: trust nothing in it
+		}
+		if !a.trusted(addr.Unmap().String()) {
+			return addr.Unmap().String()
+		}
+	}
+	return peer
+}
+
+func (a *API) trusted(ip string) bool {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	addr = addr.Unmap()
+	for _, p := range a.cfg.TrustedProxies {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
 }
 
 func clientOf(r *http.Request) auth.Client {

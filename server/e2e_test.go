@@ -673,3 +673,26 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("unmatched routes leak into labels")
 	}
 }
+
+func TestClientIPFromTrustedProxiesOnly(t *testing.T) {
+	// Without trusted proxies, X-Forwarded-For is ignored.
+	e := newEnv(t)
+	b := e.browser("")
+	b.do("POST", "/v1/signup", map[string]string{"email": "ip@example.com", "password": pw}, "X-Forwarded-For", "203.0.113.9")
+	list := b.do("GET", "/v1/sessions", nil).json(t)["sessions"].([]any)
+	if ip := list[0].(map[string]any)["ip"]; ip != "127.0.0.1" {
+		t.Fatalf("untrusted X-Forwarded-For believed: %v", ip)
+	}
+	// With the loopback proxy trusted, the rightmost untrusted hop wins;
+	// a client-supplied leftmost entry cannot override it.
+	e = newEnv(t, func(c *config.Config) { c.TrustedProxies = []string{"127.0.0.0/8", "10.0.0.0/8"} })
+	b = e.browser("")
+	b.do("POST", "/v1/signup", map[string]string{"email": "ip@example.com", "password": pw}, "X-Forwarded-For", "1.2.3.4, 198.51.100.7, 10.0.0.5")
+	list = b.do("GET", "/v1/sessions", nil, "X-Forwarded-For", "198.51.100.7").json(t)["sessions"].([]any)
+	if ip := list[0].(map[string]any)["ip"]; ip != "198.51.100.7" {
+		t.Fatalf("client IP %v, want 198.51.100.7", ip)
+	}
+	if _, err := parseConfig([]string{"--trusted-proxies", "not-an-ip"}); err == nil {
+		t.Fatal("bad proxy accepted")
+	}
+}

@@ -82,6 +82,11 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		core.Close()
 		return nil, err
 	}
+	proxies, err := cfg.ProxyPrefixes()
+	if err != nil {
+		core.Close()
+		return nil, err
+	}
 	api, err := httpapi.New(httpapi.Config{
 		CookieSecure:       cfg.CookieSecure,
 		CookieDomain:       cfg.CookieDomain,
@@ -95,6 +100,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		FeedToken:          cfg.Revocation.FeedToken,
 		Revocations:        core.Revocations,
 		Metrics:            core.Metrics,
+		TrustedProxies:     proxies,
 	}, core.Service, core.Store.Ping, log)
 	if err != nil {
 		core.Close()
