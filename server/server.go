@@ -124,7 +124,7 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Core, error) {
 	if created {
 		log.Info("created a new server secret", "file", cfg.SecretFile)
 	}
-	st, err := OpenStore(ctx, cfg.Store, true)
+	st, err := OpenStore(ctx, cfg.Store, false)
 	if err != nil {
 		return nil, err
 	}

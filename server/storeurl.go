@@ -9,13 +9,18 @@ import (
 
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gatehouse/gatehouse/store/memory"
+	"github.com/gatehouse/gatehouse/store/postgres"
 	"github.com/gatehouse/gatehouse/store/sqlite"
 )
 
 // OpenStore opens the store named by a URL: sqlite://PATH (relative, or
-// sqlite:///absolute/path) or memory:// (nothing kept; for trials). With
-// migrate, an embedded SQLite database gets its schema created or brought
-// up to date; without it, an out-of-date schema is refused.
+// sqlite:///absolute/path), postgres://… (or postgresql://…), or memory://
+// (nothing kept; for trials).
+//
+// The embedded SQLite store always brings its schema up to date: it is the
+// no-setup default. A PostgreSQL schema is shared by many instances, so it
+// is only migrated when migrate is set (`gatehouse migrate`); otherwise an
+// unmigrated or newer schema is refused with a message that says what to do.
 func OpenStore(ctx context.Context, raw string, migrate bool) (store.Store, error) {
 	scheme, rest, ok := strings.Cut(raw, "://")
 	if !ok {
@@ -33,6 +38,16 @@ func OpenStore(ctx context.Context, raw string, migrate bool) (store.Store, erro
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 		}
+		if err := st.Migrate(ctx); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("sqlite store %s: %w", path, err)
+		}
+		return st, nil
+	case "postgres", "postgresql":
+		st, err := postgres.Open(ctx, raw)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres store %s: %w", redactURL(raw), err)
+		}
 		if migrate {
 			err = st.Migrate(ctx)
 		} else {
@@ -40,11 +55,11 @@ func OpenStore(ctx context.Context, raw string, migrate bool) (store.Store, erro
 		}
 		if err != nil {
 			st.Close()
-			return nil, fmt.Errorf("sqlite store %s: %w", path, err)
+			return nil, fmt.Errorf("postgres store %s: %w", redactURL(raw), err)
 		}
 		return st, nil
 	default:
-		return nil, fmt.Errorf("store %q: unknown kind %q (use sqlite:// or memory://)", redactURL(raw), scheme)
+		return nil, fmt.Errorf("store %q: unknown kind %q (use sqlite://, postgres:// or memory://)", redactURL(raw), scheme)
 	}
 }
 
