@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -53,6 +54,8 @@ Usage:
   gatehouse role list [--json]                  list roles and their permissions
   gatehouse role set NAME [PERMISSION]...       create or replace a role (e.g. notes:read notes:*)
   gatehouse role delete NAME                    delete a role
+  gatehouse audit [--user U] [--type T] [--since TIME] [--limit N] [--json]
+                                                read the audit log, newest first
   gatehouse keys list [--json]                  list signing keys
   gatehouse keys rotate                         make a new signing key current
   gatehouse migrate                             create or upgrade the store's schema
@@ -110,6 +113,8 @@ func run(ctx context.Context, args []string, env Env) error {
 		return keysCmd(ctx, rest, env)
 	case "role", "roles":
 		return roleCmd(ctx, rest, env)
+	case "audit":
+		return auditCmd(ctx, rest, env)
 	case "version", "--version":
 		fmt.Fprintf(env.Stdout, "gatehouse %s\n", Version)
 		return nil
@@ -560,4 +565,78 @@ func roleCmd(ctx context.Context, args []string, env Env) error {
 		}
 		return tw.Flush()
 	})
+}
+
+func auditCmd(ctx context.Context, args []string, env Env) error {
+	var asJSON bool
+	var userRef, typ, since string
+	var limit int
+	cfg, rest, err := parse("audit", args, env, false, func(fs *flag.FlagSet) {
+		fs.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+		fs.StringVar(&userRef, "user", "", "only events about this `user` (ID or email)")
+		fs.StringVar(&typ, "type", "", "only events of this `type` (e.g. signin.failed, refresh.reuse)")
+		fs.StringVar(&since, "since", "", "only events at or after this RFC 3339 `time`, or a duration ago such as 24h")
+		fs.IntVar(&limit, "limit", 50, "at most this many events (1-1000)")
+	})
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		fmt.Fprintf(env.Stderr, "gatehouse audit: unexpected argument %q\n", rest[0])
+		return errUsage
+	}
+	if limit < 1 || limit > 1000 {
+		fmt.Fprintln(env.Stderr, "gatehouse audit: --limit must be from 1 to 1000")
+		return errUsage
+	}
+	f := store.AuditFilter{Type: typ, Limit: limit}
+	if since != "" {
+		if d, err := time.ParseDuration(since); err == nil && d > 0 {
+			f.Since = time.Now().Add(-d)
+		} else if t, err := time.Parse(time.RFC3339, since); err == nil {
+			f.Since = t
+		} else {
+			fmt.Fprintf(env.Stderr, "gatehouse audit: --since %q is neither an RFC 3339 time nor a duration\n", since)
+			return errUsage
+		}
+	}
+	return withService(ctx, cfg, env, func(svc *auth.Service) error {
+		if userRef != "" {
+			u, err := findUser(ctx, svc, userRef)
+			if err != nil {
+				return err
+			}
+			f.UserID = u.ID
+		}
+		events, err := svc.ListAudit(ctx, f)
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			if events == nil {
+				events = []store.AuditEvent{}
+			}
+			enc := json.NewEncoder(env.Stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(events)
+		}
+		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tTIME\tTYPE\tUSER\tACTOR\tSESSION\tIP\tDETAIL")
+		for _, e := range events {
+			var detail []string
+			for k, v := range e.Detail {
+				detail = append(detail, k+"="+v)
+			}
+			slices.Sort(detail)
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.Time.Format(time.DateTime), e.Type, dash(e.UserID), dash(e.ActorID), dash(e.SessionID), dash(e.IP), strings.Join(detail, " "))
+		}
+		return tw.Flush()
+	})
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

@@ -214,3 +214,27 @@ func TestRolesAndKeys(t *testing.T) {
 		t.Fatalf("keys after rotate: %v %v", keys, err)
 	}
 }
+
+func TestAudit(t *testing.T) {
+	run := runner(t)
+	run("a very long passphrase", "user", "add", "aud@example.com")
+	run("", "user", "disable", "aud@example.com")
+	r := run("", "audit", "--user", "aud@example.com")
+	if r.code != 0 || !strings.Contains(r.stdout, "user.created") || !strings.Contains(r.stdout, "user.disabled") {
+		t.Fatalf("audit: %+v", r)
+	}
+	var events []map[string]any
+	r = run("", "audit", "--type", "user.disabled", "--json")
+	if err := json.Unmarshal([]byte(r.stdout), &events); err != nil || len(events) != 1 {
+		t.Fatalf("audit --json: %v %+v", err, r)
+	}
+	if r := run("", "audit", "--limit", "0"); r.code != 2 {
+		t.Fatalf("bad limit: %+v", r)
+	}
+	if r := run("", "audit", "--since", "yesterday"); r.code != 2 {
+		t.Fatalf("bad since: %+v", r)
+	}
+	if r := run("", "audit", "--help"); r.code != 0 || !strings.Contains(r.stderr, "-type") {
+		t.Fatalf("audit --help: %+v", r)
+	}
+}
