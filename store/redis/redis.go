@@ -62,6 +62,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	neturl "net/url"
+	"sync"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -98,6 +100,12 @@ type Hot struct {
 	client rueidis.Client
 	prefix string
 
+	// mu guards closed and watches: Close ends every WatchRevocations,
+	// whose dedicated connections the client would otherwise keep open.
+	mu      sync.Mutex
+	closed  bool
+	watches map[*watch]struct{}
+
 	// watchHook, set by tests only, is given the Redis client ID of each
 	// WatchRevocations connection.
 	watchHook func(clientID int64)
@@ -109,14 +117,18 @@ type Hot struct {
 func Open(ctx context.Context, url string, opts Options) (*Hot, error) {
 	copt, err := rueidis.ParseURL(url)
 	if err != nil {
-		return nil, fmt.Errorf("redis: open: %w", err)
+		// A *url.Error quotes the URL, password and all: keep its cause.
+		if ue := (*neturl.Error)(nil); errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("redis: open: bad URL: %w", err)
 	}
 	copt.DisableCache = true
 	client, err := rueidis.NewClient(copt)
 	if err != nil {
 		return nil, fmt.Errorf("redis: open %s: %w", copt.InitAddress, err)
 	}
-	h := &Hot{client: client, prefix: opts.Prefix}
+	h := &Hot{client: client, prefix: opts.Prefix, watches: make(map[*watch]struct{})}
 	if h.prefix == "" {
 		h.prefix = DefaultPrefix
 	}
@@ -142,11 +154,25 @@ func (h *Hot) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the connections, waiting for commands in flight.
+// Close ends every WatchRevocations and closes the connections, waiting
+// for commands in flight. Calls after the first do nothing.
 func (h *Hot) Close() error {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil
+	}
+	h.closed = true
+	for w := range h.watches {
+		w.cancel(errClosed)
+	}
+	h.mu.Unlock()
 	h.client.Close()
 	return nil
 }
+
+// errClosed ends the watches of a closed Hot.
+var errClosed = errors.New("store closed")
 
 // redisErr wraps an error from the client with what was being done.
 // Errors of the context come back as they are, wrapped, so callers can
@@ -157,9 +183,6 @@ func redisErr(what string, err error) error {
 
 // isNil reports whether err is Redis's nil reply.
 func isNil(err error) bool { return rueidis.IsRedisNil(err) }
-
-// errNoSession is what a script's "session gone" code becomes.
-var errNoSession = errors.New("session")
 
 // millis is how times are stored: Unix milliseconds, rounded down.
 func millis(t time.Time) int64 { return t.UnixMilli() }

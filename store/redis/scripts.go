@@ -98,21 +98,25 @@ local function remove(id)
 end
 `
 
-// sessionScript returns a session script: the prelude, then body.
-func sessionScript(body string, readOnly bool) *rueidis.Lua {
-	src := strings.ReplaceAll(sessionPrelude+body, "FIELDS", luaFieldList)
-	if readOnly {
-		return rueidis.NewLuaScriptReadOnly(src)
-	}
-	return rueidis.NewLuaScript(src)
+// sessionScript returns a session script that writes: the prelude, then
+// body.
+func sessionScript(body string) *rueidis.Lua {
+	return rueidis.NewLuaScript(strings.ReplaceAll(sessionPrelude+body, "FIELDS", luaFieldList))
+}
+
+// readScript returns a read-only session script. It skips the prelude,
+// whose functions it does not need, to save the server their creation on
+// the hot path; ARGV[1] is still the prefix and ARGV[2] unused.
+func readScript(body string) *rueidis.Lua {
+	return rueidis.NewLuaScriptReadOnly(strings.ReplaceAll("local P = ARGV[1]\n"+body, "FIELDS", luaFieldList))
 }
 
 // Results of createScript and updateScript.
 const (
-	resOK          = 0
-	resIDTaken     = 1
-	resTokenTaken  = 2
-	resMissing     = 3
+	resOK           = 0
+	resIDTaken      = 1
+	resTokenTaken   = 2
+	resMissing      = 3
 	resVersionMoved = 4
 )
 
@@ -134,7 +138,7 @@ redis.call('ZADD', P .. 'u:' .. uid, ARGV[6], id)
 redis.call('ZADD', P .. 'exp', ARGV[7], id)
 expire(id, th, uid, tonumber(ARGV[7]))
 return 0
-`, false)
+`)
 
 // updateScript writes a session if its version is still the one read
 // (compare-and-swap), moving the token index if the hash changed.
@@ -165,7 +169,7 @@ redis.call('ZADD', P .. 'u:' .. uid, ARGV[7], id)
 redis.call('ZADD', P .. 'exp', ARGV[8], id)
 expire(id, th, uid, tonumber(ARGV[8]))
 return 0
-`, false)
+`)
 
 // touchScript records a use. ARGV[3..6]: id, last seen at, idle expires
 // at, IP. It returns 0 when the session is missing.
@@ -185,11 +189,11 @@ end
 redis.call('ZADD', P .. 'exp', dead, id)
 expire(id, cur[1], cur[2], tonumber(dead))
 return 1
-`, false)
+`)
 
 // byTokenScript looks a session up by token hash in one round trip.
 // ARGV[3]: token hash (hex). It returns {id, fields} or nil.
-var byTokenScript = sessionScript(`
+var byTokenScript = readScript(`
 local id = redis.call('GET', P .. 't:' .. ARGV[3])
 if not id then
   return nil
@@ -199,11 +203,11 @@ if not f[1] then
   return nil
 end
 return {id, f}
-`, true)
+`)
 
 // listScript returns a user's sessions as {id, fields} pairs, skipping
 // IDs whose session Redis has already expired. ARGV[3]: user ID.
-var listScript = sessionScript(`
+var listScript = readScript(`
 local out = {}
 for _, id in ipairs(redis.call('ZRANGE', P .. 'u:' .. ARGV[3], 0, -1)) do
   local f = redis.call('HMGET', P .. 's:' .. id, FIELDS)
@@ -212,7 +216,7 @@ for _, id in ipairs(redis.call('ZRANGE', P .. 'u:' .. ARGV[3], 0, -1)) do
   end
 end
 return out
-`, true)
+`)
 
 // deleteScript removes one session; it returns 0 when it is missing.
 // ARGV[3]: id.
@@ -221,7 +225,7 @@ if remove(ARGV[3]) then
   return 1
 end
 return 0
-`, false)
+`)
 
 // deleteUserScript removes a user's sessions but one, returning them as
 // {id, fields} pairs. ARGV[3..4]: user ID, the ID to spare.
@@ -238,7 +242,7 @@ for _, id in ipairs(redis.call('ZRANGE', uk, 0, -1)) do
   end
 end
 return out
-`, false)
+`)
 
 // deleteExpiredScript removes up to a batch of sessions dead at now,
 // returning {removed, examined}: index entries whose session Redis has
@@ -254,7 +258,7 @@ for _, id in ipairs(ids) do
   redis.call('ZREM', ek, id)
 end
 return {n, #ids}
-`, false)
+`)
 
 // addRevocationsScript appends revocations. KEYS: {p}rev:seq, {p}rev,
 // {p}rev:exp. ARGV[1] is the channel; then a (json, expires at) pair per
