@@ -20,9 +20,14 @@ import (
 
 // Config is everything `gatehouse serve` and the other commands read.
 type Config struct {
-	Addr       string `yaml:"addr"`
-	Store      string `yaml:"store"`
-	SecretFile string `yaml:"secret_file"`
+	Addr  string `yaml:"addr"`
+	Store string `yaml:"store"`
+	// Cache, if set (redis://…), keeps sessions, refresh state, revocations
+	// and sign-in throttling in Redis, shared by every instance.
+	Cache string `yaml:"cache"`
+	// CachePrefix starts every Redis key, so deployments can share a server.
+	CachePrefix string `yaml:"cache_prefix"`
+	SecretFile  string `yaml:"secret_file"`
 	// CookieSecure marks the session cookie Secure with the __Host- prefix.
 	// Browsers honour both on http://localhost; turn it off only to serve
 	// plain HTTP on another host name during development.
@@ -115,6 +120,7 @@ func Default() Config {
 	return Config{
 		Addr:         "127.0.0.1:8080",
 		Store:        "sqlite://gatehouse.db",
+		CachePrefix:  "gatehouse:",
 		SecretFile:   "gatehouse.secret",
 		CookieSecure: true,
 		LogFormat:    "text",
@@ -159,7 +165,9 @@ func Flags(fs *flag.FlagSet, cfg *Config, serve bool) *Binding {
 	b := &Binding{fs: fs, cfg: cfg, names: map[string]bool{}}
 	defer fs.VisitAll(func(f *flag.Flag) { b.names[f.Name] = true })
 	fs.String("config", "", "YAML or JSON configuration `file` (also GATEHOUSE_CONFIG)")
-	fs.StringVar(&cfg.Store, "store", cfg.Store, "store `URL`: sqlite://PATH or memory://")
+	fs.StringVar(&cfg.Store, "store", cfg.Store, "store `URL`: sqlite://PATH, postgres://… or memory://")
+	fs.StringVar(&cfg.Cache, "cache", cfg.Cache, "optional cache `URL` (redis://HOST:PORT/DB) for sessions, revocations and throttling")
+	fs.StringVar(&cfg.CachePrefix, "cache-prefix", cfg.CachePrefix, "`prefix` of every Redis key")
 	fs.StringVar(&cfg.SecretFile, "secret-file", cfg.SecretFile, "`file` holding the server secret; created on first start")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: text or json")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn or error")

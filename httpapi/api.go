@@ -69,7 +69,7 @@ type KeyAdmin interface {
 type API struct {
 	cfg     Config
 	svc     *auth.Service
-	ready   func(context.Context) error
+	ready   func(context.Context) map[string]error
 	log     *slog.Logger
 	cookie  string
 	origins *http.CrossOriginProtection
@@ -81,8 +81,8 @@ type API struct {
 // registered by the last call to Handler.
 func (a *API) Routes() []string { return slices.Clone(a.routes) }
 
-// New returns the API. ready is called by /readyz to check the stores.
-func New(cfg Config, svc *auth.Service, ready func(context.Context) error, log *slog.Logger) (*API, error) {
+// New returns the API. ready is called by /readyz to check each store.
+func New(cfg Config, svc *auth.Service, ready func(context.Context) map[string]error, log *slog.Logger) (*API, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -201,14 +201,25 @@ func (s *statusRecorder) WriteHeader(status int)      { s.status = status }
 func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
+	checks := map[string]string{}
+	status := http.StatusOK
 	if a.ready != nil {
-		if err := a.ready(ctx); err != nil {
-			a.log.WarnContext(ctx, "not ready", "err", err)
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": "a store is unreachable"})
-			return
+		for name, err := range a.ready(ctx) {
+			checks[name] = "ok"
+			if err != nil {
+				a.log.WarnContext(ctx, "not ready", "store", name, "err", err)
+				checks[name], status = "unreachable", http.StatusServiceUnavailable
+			}
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	if a.cfg.Revocations != nil {
+		checks["revocation_feed"] = "ok"
+		if err := a.cfg.Revocations.Check(time.Now(), "", "", "", time.Time{}); err != nil {
+			checks["revocation_feed"], status = "stale", http.StatusServiceUnavailable
+		}
+	}
+	word := map[int]string{http.StatusOK: "ok", http.StatusServiceUnavailable: "unavailable"}[status]
+	writeJSON(w, status, map[string]any{"status": word, "checks": checks})
 }
 
 // userJSON is a user as the API shows it; the password hash never leaves.

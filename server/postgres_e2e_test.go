@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,6 +19,8 @@ import (
 	"github.com/gatehouse/gatehouse/internal/testenv"
 	"github.com/gatehouse/gatehouse/password"
 	"github.com/gatehouse/gatehouse/server"
+	"github.com/gatehouse/gatehouse/store/redis"
+	"github.com/gatehouse/gatehouse/store/redis/redistest"
 )
 
 // freshPostgresSchema makes an empty schema on the test server and returns
@@ -120,4 +123,82 @@ func TestPostgresInstancesShareSessionsAndRevocations(t *testing.T) {
 	}
 	t.Logf("revocation reached instance B after %v", time.Since(start))
 	expect(t, eb.browser("").do("GET", "/v1/me", nil, bearer(p.Access)...), http.StatusUnauthorized)
+}
+
+// Three instances on PostgreSQL + Redis: sign in through one, use the
+// session and tokens through the others; every logout reaches the other
+// two instances' revocation lists quickly. The figures are logged, not
+// asserted beyond the one-second bound the design promises.
+func TestPostgresRedisThreeInstancesPropagation(t *testing.T) {
+	storeURL := freshPostgresSchema(t)
+	redisURL := testenv.Redis(t)
+	st, err := server.OpenStore(context.Background(), storeURL, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	var pfx [6]byte
+	rand.Read(pfx[:])
+	cfg := config.Default()
+	cfg.Store, cfg.Cache = storeURL, redisURL
+	cfg.CachePrefix = "gh_e2e_" + hex.EncodeToString(pfx[:]) + ":"
+	cfg.SecretFile = filepath.Join(t.TempDir(), "secret")
+	t.Cleanup(func() { purgeRedisPrefix(t, redisURL, cfg.CachePrefix) })
+	var envs []*env
+	for range 3 {
+		in, err := startInstance(t, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		envs = append(envs, &env{t: t, cfg: cfg, srv: in.srv, ts: in.ts})
+	}
+	a, b, c := envs[0], envs[1], envs[2]
+	a.browser("").signup("three@example.com", pw)
+	// A cookie session made on A works on B (shared Redis sessions).
+	cookie := a.browser("")
+	cookie.login("three@example.com", pw)
+	onB := b.browser("")
+	onB.c.Jar.SetCookies(mustURL(b.ts.URL), []*http.Cookie{{Name: "__Host-gatehouse_session", Value: cookie.sessionCookie().Value, Path: "/", Secure: true}})
+	expect(t, onB.do("GET", "/v1/me", nil), http.StatusOK)
+
+	var delays []time.Duration
+	for range 20 {
+		p := tokenLogin(t, a.browser(""), "three@example.com")
+		expect(t, c.browser("").do("GET", "/v1/me", nil, bearer(p.Access)...), http.StatusOK)
+		start := time.Now()
+		expect(t, a.browser("").do("POST", "/v1/logout", nil, bearer(p.Access)...), http.StatusNoContent)
+		for _, other := range []*env{b, c} {
+			for {
+				if _, err := other.srv.Service.VerifyAccessToken(p.Access); err != nil {
+					break
+				}
+				if time.Since(start) > time.Second {
+					t.Fatal("a logout did not reach every instance within a second")
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}
+		delays = append(delays, time.Since(start))
+	}
+	slices.Sort(delays)
+	t.Logf("logout → refused on both other instances: p50 %v, max %v over %d logouts", delays[len(delays)/2], delays[len(delays)-1], len(delays))
+	// The cookie session revoked through B is dead on A.
+	expect(t, onB.do("POST", "/v1/logout", nil, "X-CSRF-Token", cookie.csrf), http.StatusNoContent)
+	expect(t, cookie.do("GET", "/v1/me", nil), http.StatusUnauthorized)
+	r := a.browser("").do("GET", "/readyz", nil)
+	expect(t, r, http.StatusOK)
+	if checks := r.json(t)["checks"].(map[string]any); checks["durable"] != "ok" || checks["cache"] != "ok" {
+		t.Fatalf("readyz: %s", r.body)
+	}
+}
+
+func purgeRedisPrefix(t *testing.T, redisURL, prefix string) {
+	hot, err := redis.Open(context.Background(), redisURL, redis.Options{Prefix: prefix})
+	if err != nil {
+		return
+	}
+	defer hot.Close()
+	if err := redistest.Purge(context.Background(), hot.Client(), prefix); err != nil {
+		t.Logf("purge redis prefix: %v", err)
+	}
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/gatehouse/gatehouse/revocation"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gatehouse/gatehouse/throttle"
+	"github.com/gatehouse/gatehouse/throttle/redisthrottle"
 	"github.com/gatehouse/gatehouse/token"
 	"github.com/gatehouse/gatehouse/web"
 )
@@ -101,7 +102,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		Revocations:        core.Revocations,
 		Metrics:            core.Metrics,
 		TrustedProxies:     proxies,
-	}, core.Service, core.Store.Ping, log)
+	}, core.Service, storeChecks(core.Store), log)
 	if err != nil {
 		core.Close()
 		return nil, fmt.Errorf("http api: %w", err)
@@ -124,7 +125,7 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Core, error) {
 	if created {
 		log.Info("created a new server secret", "file", cfg.SecretFile)
 	}
-	st, err := OpenStore(ctx, cfg.Store, false)
+	st, hot, err := OpenStores(ctx, cfg.Store, cfg.Cache, cfg.CachePrefix, false)
 	if err != nil {
 		return nil, err
 	}
@@ -161,10 +162,13 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Core, error) {
 	if opts.PasswordParams != nil {
 		params = *opts.PasswordParams
 	}
-	limiter := func(free int) throttle.Limiter {
-		return throttle.NewMemory(throttle.Config{
-			FreeFailures: free, BaseDelay: cfg.Throttle.BaseDelay, MaxDelay: cfg.Throttle.MaxDelay, Now: now,
-		})
+	limiter := func(name string, free int) throttle.Limiter {
+		tc := throttle.Config{FreeFailures: free, BaseDelay: cfg.Throttle.BaseDelay, MaxDelay: cfg.Throttle.MaxDelay, Now: now}
+		if hot != nil {
+			// Shared by every instance: an attacker cannot spread guesses.
+			return redisthrottle.New(hot.Client(), hot.Prefix()+"throttle:"+name+":", tc)
+		}
+		return throttle.NewMemory(tc)
 	}
 	hasher := password.NewHasher(password.Config{
 		Params: params, MaxConcurrent: cfg.Password.MaxConcurrent,
@@ -193,8 +197,8 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Core, error) {
 		Store:          st,
 		Hasher:         hasher,
 		Policy:         password.NewPolicy(),
-		AccountLimiter: limiter(cfg.Throttle.AccountFreeFailures),
-		IPLimiter:      limiter(cfg.Throttle.IPFreeFailures),
+		AccountLimiter: limiter("acct", cfg.Throttle.AccountFreeFailures),
+		IPLimiter:      limiter("ip", cfg.Throttle.IPFreeFailures),
 		Keys:           km,
 		Revocations:    revs,
 		ChainKey:       chainKey,
@@ -207,6 +211,18 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Core, error) {
 
 // Close releases the store.
 func (c *Core) Close() error { return c.Store.Close() }
+
+// storeChecks pings each store on its own (durable and cache) for /readyz.
+func storeChecks(st store.Store) func(context.Context) map[string]error {
+	return func(ctx context.Context) map[string]error {
+		if c, ok := st.(interface {
+			Checks(context.Context) map[string]error
+		}); ok {
+			return c.Checks(ctx)
+		}
+		return map[string]error{"store": st.Ping(ctx)}
+	}
+}
 
 // countEvent turns audit events and published revocations into metrics.
 func countEvent(m *metrics.Metrics) func(string) {

@@ -8,8 +8,10 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/store"
+	"github.com/gatehouse/gatehouse/store/combined"
 	"github.com/gatehouse/gatehouse/store/memory"
 	"github.com/gatehouse/gatehouse/store/postgres"
+	"github.com/gatehouse/gatehouse/store/redis"
 	"github.com/gatehouse/gatehouse/store/sqlite"
 )
 
@@ -61,6 +63,27 @@ func OpenStore(ctx context.Context, raw string, migrate bool) (store.Store, erro
 	default:
 		return nil, fmt.Errorf("store %q: unknown kind %q (use sqlite://, postgres:// or memory://)", redactURL(raw), scheme)
 	}
+}
+
+// OpenStores opens the durable store and, when cacheURL is set, the Redis
+// cache, and combines them: users, roles, keys and audit in the durable
+// store; sessions, refresh state and revocations in Redis. It also returns
+// the Redis cache (nil without one) for the shared login throttle.
+func OpenStores(ctx context.Context, storeURL, cacheURL, cachePrefix string, migrate bool) (store.Store, *redis.Hot, error) {
+	durable, err := OpenStore(ctx, storeURL, migrate)
+	if err != nil || cacheURL == "" {
+		return durable, nil, err
+	}
+	if !strings.HasPrefix(cacheURL, "redis://") && !strings.HasPrefix(cacheURL, "rediss://") {
+		durable.Close()
+		return nil, nil, fmt.Errorf("cache %q: want redis://HOST:PORT/DB", redactURL(cacheURL))
+	}
+	hot, err := redis.Open(ctx, cacheURL, redis.Options{Prefix: cachePrefix})
+	if err != nil {
+		durable.Close()
+		return nil, nil, fmt.Errorf("open redis cache %s: %w", redactURL(cacheURL), err)
+	}
+	return combined.New(durable, hot), hot, nil
 }
 
 // redactURL hides a password in a store URL before it is logged.

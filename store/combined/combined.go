@@ -94,3 +94,35 @@ func (s *Store) Close() error {
 func (s *watchingStore) WatchRevocations(ctx context.Context, notify func()) error {
 	return s.watcher.WatchRevocations(ctx, notify)
 }
+
+// errNoRoles is returned when the durable store cannot keep roles.
+var errNoRoles = errors.New("combined: the durable store does not keep role definitions")
+
+// PutRole implements store.RoleStore on the durable store.
+func (s *Store) PutRole(ctx context.Context, r store.Role) error {
+	if rs, ok := s.durable.(store.RoleStore); ok {
+		return rs.PutRole(ctx, r)
+	}
+	return errNoRoles
+}
+
+// DeleteRole implements store.RoleStore on the durable store.
+func (s *Store) DeleteRole(ctx context.Context, name string) error {
+	if rs, ok := s.durable.(store.RoleStore); ok {
+		return rs.DeleteRole(ctx, name)
+	}
+	return errNoRoles
+}
+
+// ListRoles implements store.RoleStore on the durable store.
+func (s *Store) ListRoles(ctx context.Context) ([]store.Role, error) {
+	if rs, ok := s.durable.(store.RoleStore); ok {
+		return rs.ListRoles(ctx)
+	}
+	return nil, nil
+}
+
+// Checks pings each store on its own, for /readyz.
+func (s *Store) Checks(ctx context.Context) map[string]error {
+	return map[string]error{"durable": s.durable.Ping(ctx), "cache": s.hot.Ping(ctx)}
+}

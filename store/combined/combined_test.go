@@ -205,3 +205,15 @@ func BenchmarkCreateSession(b *testing.B) {
 func BenchmarkUpdateSession(b *testing.B) {
 	storetest.BenchmarkUpdateSession(b, combined.New(memory.New(), redistest.Open(b)))
 }
+
+func TestRolesGoToTheDurableStore(t *testing.T) {
+	durable := memory.New()
+	s := combined.New(durable, memory.New()).(store.RoleStore)
+	storetest.RunRoles(t, s)
+	if err := s.PutRole(context.Background(), store.Role{Name: "r", Permissions: []string{"a:b"}}); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := durable.ListRoles(context.Background()); len(list) != 1 {
+		t.Fatalf("role not in the durable store: %v", list)
+	}
+}
