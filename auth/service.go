@@ -119,6 +119,7 @@ type Service struct {
 	log      *slog.Logger
 	verifier token.Verifier
 	roles    roleCache
+	verified verifiedCache
 }
 
 // NewService returns a Service. It starts nothing; call Run for the sweeper.

@@ -196,9 +196,17 @@ func (s *Service) VerifyAccessToken(tok string) (token.Claims, error) {
 		return token.Claims{}, errNoTokens
 	}
 	now := s.cfg.Now()
-	c, err := s.verifier.Verify(s.deps.Keys.KeySet(), tok, now)
-	if err != nil {
-		return token.Claims{}, apperr.Wrap(apperr.Unauthenticated, errBadToken.Message, err)
+	ks := s.deps.Keys.KeySet()
+	c, hit := s.verified.get(ks, tok)
+	if hit && expired(c, now, s.cfg.Leeway) {
+		return token.Claims{}, apperr.Wrap(apperr.Unauthenticated, errBadToken.Message, token.ErrExpired)
+	}
+	if !hit {
+		var err error
+		if c, err = s.verifier.Verify(ks, tok, now); err != nil {
+			return token.Claims{}, apperr.Wrap(apperr.Unauthenticated, errBadToken.Message, err)
+		}
+		s.verified.put(ks, tok, c)
 	}
 	if err := s.deps.Revocations.Check(now, c.SessionID, c.ID, c.Subject, c.IssuedAt); err != nil {
 		if errors.Is(err, revocation.ErrStale) {
