@@ -158,15 +158,24 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request, c caller) {
 }
 
 type meJSON struct {
-	User      userJSON    `json:"user"`
-	Roles     []string    `json:"roles"`
-	Session   sessionJSON `json:"session"`
-	CSRFToken string      `json:"csrf_token,omitempty"`
+	User        userJSON    `json:"user"`
+	Roles       []string    `json:"roles"`
+	Permissions []string    `json:"permissions"`
+	Session     sessionJSON `json:"session"`
+	CSRFToken   string      `json:"csrf_token,omitempty"`
 }
 
 func (a *API) me(w http.ResponseWriter, r *http.Request, c caller) {
 	u := toUserJSON(c.User)
-	m := meJSON{User: u, Roles: u.Roles, Session: toSessionJSON(c.Session, c.Session.ID)}
+	perms, err := a.svc.Permissions(r.Context(), c.User.Roles)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if perms == nil {
+		perms = []string{}
+	}
+	m := meJSON{User: u, Roles: u.Roles, Permissions: perms, Session: toSessionJSON(c.Session, c.Session.ID)}
 	if !c.Bearer {
 		m.CSRFToken = auth.CSRFToken(c.sessionToken)
 	}
