@@ -72,14 +72,17 @@ func OAuth(code Code, oauthCode, message string) *Error {
 	return &Error{Code: code, Message: message, OAuth: oauthCode}
 }
 
-// As returns err as an *Error. Anything else becomes an Internal error
-// whose message reveals nothing, keeping err for the log.
+// As returns err as an *Error. Anything else comes from below the
+// application — a store or network failure, a cancelled request — and
+// becomes Unavailable (503, retry shortly) whose message reveals nothing,
+// keeping err for the log. Bugs surface as panics, which the HTTP layer
+// turns into 500.
 func As(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
 	}
-	return Wrap(Internal, "Something went wrong on our side; please try again.", err)
+	return &Error{Code: Unavailable, Message: "A service gatehouse depends on is unavailable; please try again shortly.", RetryAfter: time.Second, Err: err}
 }
 
 // CodeOf returns err's code, or Internal when err is not an *Error.

@@ -155,3 +155,37 @@ func TestRevokeHookHearsEveryEarlyEnd(t *testing.T) {
 		t.Fatalf("disabled login: %v", err)
 	}
 }
+
+// failingRevocations is a store whose revocation writes fail, as during a
+// cache outage.
+type failingRevocations struct{ store.Store }
+
+func (failingRevocations) AddRevocations(context.Context, []store.Revocation) ([]store.Revocation, error) {
+	return nil, errors.New("connection refused")
+}
+
+// A sign-out whose revocation cannot be recorded for every instance is not
+// reported as done, and leaves the session in place so it can be retried.
+func TestLogoutFailsLoudlyWhenRevocationCannotBeRecorded(t *testing.T) {
+	ctx := context.Background()
+	inner := memory.New()
+	svc := auth.NewService(auth.Config{}, auth.Deps{
+		Store: failingRevocations{inner}, Hasher: password.NewHasher(password.Config{Params: password.TestParams()}), Policy: password.NewPolicy(),
+	})
+	in, err := svc.Signup(ctx, "outage@example.com", "a fine passphrase", auth.Client{}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Logout(ctx, in.Session); apperr.CodeOf(err) != apperr.Unavailable {
+		t.Fatalf("logout during outage: %v", err)
+	}
+	if _, err := inner.SessionByID(ctx, in.Session.ID); err != nil {
+		t.Fatalf("session deleted although its revocation failed: %v", err)
+	}
+	if _, err := svc.RevokeSessions(ctx, auth.Actor{}, in.User.ID, ""); apperr.CodeOf(err) != apperr.Unavailable {
+		t.Fatalf("force logout during outage: %v", err)
+	}
+	if _, err := svc.SetRoles(ctx, auth.Actor{}, in.User.ID, []string{"x"}); apperr.CodeOf(err) != apperr.Unavailable {
+		t.Fatalf("role change during outage: %v", err)
+	}
+}

@@ -139,7 +139,9 @@ func (s *Service) PutRole(ctx context.Context, actor Actor, name string, perms [
 	s.invalidateRoles()
 	s.audit(ctx, store.AuditEvent{Type: EventRoleChanged, ActorID: actor.UserID, IP: actor.IP,
 		Detail: map[string]string{"role": name, "permissions": strings.Join(r.Permissions, " ")}})
-	s.revokeHolders(ctx, name)
+	if err := s.revokeHolders(ctx, name); err != nil {
+		return r, err
+	}
 	return r, nil
 }
 
@@ -160,26 +162,26 @@ func (s *Service) DeleteRole(ctx context.Context, actor Actor, name string) erro
 	}
 	s.invalidateRoles()
 	s.audit(ctx, store.AuditEvent{Type: EventRoleChanged, ActorID: actor.UserID, IP: actor.IP, Detail: map[string]string{"role": name, "deleted": "true"}})
-	s.revokeHolders(ctx, name)
-	return nil
+	return s.revokeHolders(ctx, name)
 }
 
 // revokeHolders revokes the access tokens of every user holding role.
-func (s *Service) revokeHolders(ctx context.Context, role string) {
+func (s *Service) revokeHolders(ctx context.Context, role string) error {
 	after := ""
 	for {
 		page, err := s.deps.Store.ListUsers(ctx, store.ListUsersOptions{After: after, Limit: 500})
 		if err != nil {
-			s.log.ErrorContext(ctx, "listing users to revoke role holders' tokens failed", "role", role, "err", err)
-			return
+			return err
 		}
 		for _, u := range page {
 			if slices.Contains(u.Roles, role) {
-				s.RevokeUserTokens(ctx, u.ID)
+				if err := s.RevokeUserTokens(ctx, u.ID); err != nil {
+					return err
+				}
 			}
 		}
 		if len(page) < 500 {
-			return
+			return nil
 		}
 		after = page[len(page)-1].ID
 	}

@@ -436,12 +436,17 @@ func (s *Service) touch(ctx context.Context, u store.User, sess store.Session, c
 	return Principal{User: u, Session: sess}
 }
 
-// Logout ends one session.
+// Logout ends one session. The revocation is written before the session
+// is deleted: if the store fails in between, the session still exists and
+// the client can retry, rather than being signed out here while its access
+// tokens live on elsewhere.
 func (s *Service) Logout(ctx context.Context, sess store.Session) error {
+	if err := s.revoked(ctx, []store.Session{sess}); err != nil {
+		return err
+	}
 	if err := s.deps.Store.DeleteSession(ctx, sess.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	s.revoked(ctx, []store.Session{sess})
 	s.log.InfoContext(ctx, "signed out", "user_id", sess.UserID, "session_id", sess.ID)
 	s.audit(ctx, store.AuditEvent{Type: EventSignOut, UserID: sess.UserID, SessionID: sess.ID, IP: sess.IP})
 	return nil
@@ -467,13 +472,15 @@ func (s *Service) RevokeSession(ctx context.Context, actor Actor, userID, sessio
 	if err != nil {
 		return err
 	}
+	if err := s.revoked(ctx, []store.Session{sess}); err != nil {
+		return err
+	}
 	if err := s.deps.Store.DeleteSession(ctx, sessionID); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return apperr.New(apperr.NotFound, "No such session.")
 		}
 		return err
 	}
-	s.revoked(ctx, []store.Session{sess})
 	s.log.InfoContext(ctx, "session revoked", "user_id", userID, "session_id", sessionID)
 	s.audit(ctx, store.AuditEvent{Type: EventSessionRevoked, ActorID: actor.UserID, UserID: userID, SessionID: sessionID, IP: actor.IP})
 	return nil
@@ -482,11 +489,26 @@ func (s *Service) RevokeSession(ctx context.Context, actor Actor, userID, sessio
 // RevokeSessions ends every session of the user but except (which may be
 // empty to end them all) and returns how many ended.
 func (s *Service) RevokeSessions(ctx context.Context, actor Actor, userID, except string) (int, error) {
+	// Revoke first (see Logout), then delete; a session that appeared in
+	// between is revoked after the delete.
+	before, err := s.deps.Store.ListUserSessions(ctx, userID)
+	if err != nil {
+		return 0, err
+	}
+	before = slices.DeleteFunc(before, func(x store.Session) bool { return x.ID == except })
+	if err := s.revoked(ctx, before); err != nil {
+		return 0, err
+	}
 	gone, err := s.deps.Store.DeleteUserSessions(ctx, userID, except)
 	if err != nil {
 		return 0, err
 	}
-	s.revoked(ctx, gone)
+	late := slices.DeleteFunc(slices.Clone(gone), func(x store.Session) bool {
+		return slices.ContainsFunc(before, func(b store.Session) bool { return b.ID == x.ID })
+	})
+	if err := s.revoked(ctx, late); err != nil {
+		return 0, err
+	}
 	s.log.InfoContext(ctx, "sessions revoked", "user_id", userID, "count", len(gone), "kept", except)
 	typ := EventSessionRevoked
 	if except == "" {
@@ -502,19 +524,22 @@ func (s *Service) RevokeSessions(ctx context.Context, actor Actor, userID, excep
 // revoked puts ended sessions on the revocation list — here at once, and in
 // the store for every other instance — until the last access token they
 // could have minted has expired.
-func (s *Service) revoked(ctx context.Context, sessions []store.Session) {
+func (s *Service) revoked(ctx context.Context, sessions []store.Session) error {
 	if len(sessions) == 0 {
-		return
+		return nil
 	}
 	now := s.now()
 	entries := make([]store.Revocation, len(sessions))
 	for i, x := range sessions {
 		entries[i] = store.Revocation{Kind: store.RevokeSession, Key: x.ID, ExpiresAt: s.tokenHorizon(now), CreatedAt: now}
 	}
-	s.publishRevocations(ctx, entries)
+	if err := s.publishRevocations(ctx, entries); err != nil {
+		return err
+	}
 	if s.deps.OnRevoke != nil {
 		s.deps.OnRevoke(ctx, sessions)
 	}
+	return nil
 }
 
 // tokenHorizon is the latest time a token issued now can still be accepted.
@@ -522,13 +547,16 @@ func (s *Service) tokenHorizon(now time.Time) time.Time {
 	return now.Add(s.cfg.AccessTokenTTL + 2*s.cfg.Leeway)
 }
 
-func (s *Service) publishRevocations(ctx context.Context, entries []store.Revocation) {
+// publishRevocations writes entries to the store (for every other
+// instance) and applies them here. When the write fails, this instance
+// still applies them, and the error goes back to the caller: a revocation
+// that only one instance knows must not be reported as done.
+func (s *Service) publishRevocations(ctx context.Context, entries []store.Revocation) error {
 	written, err := s.deps.Store.AddRevocations(ctx, entries)
 	if err != nil {
-		// This instance still refuses the tokens; other instances will
-		// not until the entry reaches them, so this is worth an alarm.
-		s.log.ErrorContext(ctx, "revocation write failed; other instances may accept revoked tokens until they expire", "err", err)
-		written = entries
+		s.log.ErrorContext(ctx, "revocation write failed; only this instance refuses the tokens", "err", err)
+		s.deps.Revocations.Apply(s.now(), entries)
+		return apperr.Wrap(apperr.Unavailable, "The revocation could not be recorded for every server; please try again.", err)
 	}
 	if s.deps.OnEvent != nil {
 		for _, e := range entries {
@@ -538,6 +566,7 @@ func (s *Service) publishRevocations(ctx context.Context, entries []store.Revoca
 	// Applied after the write, so that whoever this wakes (the HTTP feed's
 	// long polls) finds the entries in the store.
 	s.deps.Revocations.Apply(s.now(), written)
+	return nil
 }
 
 // User returns one user, as NotFound when missing.
@@ -585,7 +614,9 @@ func (s *Service) SetRoles(ctx context.Context, actor Actor, userID string, role
 	if err == nil {
 		// Access tokens carry the old roles: revoke them so the next
 		// request (after a refresh) sees the new ones.
-		s.RevokeUserTokens(ctx, userID)
+		if err := s.RevokeUserTokens(ctx, userID); err != nil {
+			return u, err
+		}
 		s.log.InfoContext(ctx, "roles set", "user_id", userID, "roles", roles)
 		s.audit(ctx, store.AuditEvent{Type: EventRolesChanged, ActorID: actor.UserID, UserID: userID, IP: actor.IP,
 			Detail: map[string]string{"roles": strings.Join(roles, ",")}})
@@ -609,7 +640,9 @@ func (s *Service) SetDisabled(ctx context.Context, actor Actor, userID string, d
 	}
 	s.audit(ctx, store.AuditEvent{Type: typ, ActorID: actor.UserID, UserID: userID, IP: actor.IP})
 	if disabled {
-		s.RevokeUserTokens(ctx, userID)
+		if err := s.RevokeUserTokens(ctx, userID); err != nil {
+			return u, err
+		}
 		if _, err := s.RevokeSessions(ctx, actor, userID, ""); err != nil {
 			return u, err
 		}
@@ -619,7 +652,7 @@ func (s *Service) SetDisabled(ctx context.Context, actor Actor, userID string, d
 
 // RevokeUserTokens makes every access token of the user issued until now
 // invalid, on every instance (a per-user not-before time).
-func (s *Service) RevokeUserTokens(ctx context.Context, userID string) {
+func (s *Service) RevokeUserTokens(ctx context.Context, userID string) error {
 	now := s.now()
 	// Tokens carry iat in whole seconds: the not-before is the next second,
 	// so a token minted in this very second is caught too.
@@ -629,7 +662,7 @@ func (s *Service) RevokeUserTokens(ctx context.Context, userID string) {
 	if cur := s.deps.Revocations.UserNotBefore(now, userID); !nb.After(cur) {
 		nb = cur.Add(time.Second)
 	}
-	s.publishRevocations(ctx, []store.Revocation{{Kind: store.RevokeUser, Key: userID, NotBefore: nb, ExpiresAt: s.tokenHorizon(nb), CreatedAt: now}})
+	return s.publishRevocations(ctx, []store.Revocation{{Kind: store.RevokeUser, Key: userID, NotBefore: nb, ExpiresAt: s.tokenHorizon(nb), CreatedAt: now}})
 }
 
 func (s *Service) updateUser(ctx context.Context, userID string, fn func(u *store.User) error) (store.User, error) {

@@ -180,10 +180,12 @@ func (s *Service) refreshReuse(ctx context.Context, rt refreshToken, c Client) {
 	if err != nil {
 		return
 	}
+	if err := s.revoked(ctx, []store.Session{sess}); err != nil {
+		s.log.ErrorContext(ctx, "revoking tokens after refresh reuse failed", "session_id", sess.ID, "err", err)
+	}
 	if err := s.deps.Store.DeleteSession(ctx, sess.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.log.ErrorContext(ctx, "revoking session after refresh reuse failed", "session_id", sess.ID, "err", err)
 	}
-	s.revoked(ctx, []store.Session{sess})
 	s.log.WarnContext(ctx, "refresh token reuse: session revoked", "user_id", sess.UserID, "session_id", sess.ID, "generation", rt.gen)
 	s.audit(ctx, store.AuditEvent{Type: EventRefreshReuse, UserID: sess.UserID, SessionID: sess.ID, IP: c.IP,
 		Detail: map[string]string{"presented_generation": strconv.FormatInt(rt.gen, 10), "current_generation": strconv.FormatInt(sess.RefreshGen, 10)}})
@@ -248,43 +250,61 @@ func (s *Service) AuthenticateBearer(ctx context.Context, tok string, cl Client)
 
 // RevokeToken is RFC 7009 revocation: a refresh token ends its whole
 // session (its family); an access token is revoked by its jti until it
-// expires. Unknown, invalid or already-dead tokens are not an error.
+// expires. Unknown, invalid or already-dead tokens are not an error; a
+// store failure is (503), so that a client never believes a revocation
+// that did not happen.
 func (s *Service) RevokeToken(ctx context.Context, tok, hint string, c Client) error {
 	if s.deps.Keys == nil {
 		return errNoTokens
 	}
-	tryRefresh := func() bool {
+	tryRefresh := func() (bool, error) {
 		rt, ok := parseRefreshToken(tok)
 		if !ok {
-			return false
+			return false, nil
 		}
 		sess, err := s.deps.Store.SessionByID(ctx, rt.sessionID)
-		if err != nil || len(sess.RefreshHash) == 0 || !rt.chainsTo(s.deps.ChainKey, sess.RefreshGen, sess.RefreshHash) {
-			return false
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		if len(sess.RefreshHash) == 0 || !rt.chainsTo(s.deps.ChainKey, sess.RefreshGen, sess.RefreshHash) {
+			return false, nil
+		}
+		if err := s.revoked(ctx, []store.Session{sess}); err != nil {
+			return false, err
 		}
 		if err := s.deps.Store.DeleteSession(ctx, sess.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return false
+			return false, err
 		}
-		s.revoked(ctx, []store.Session{sess})
 		s.audit(ctx, store.AuditEvent{Type: EventTokenRevoked, UserID: sess.UserID, SessionID: sess.ID, IP: c.IP, Detail: map[string]string{"token": "refresh"}})
-		return true
+		return true, nil
 	}
-	tryAccess := func() bool {
+	tryAccess := func() (bool, error) {
 		claims, err := s.VerifyAccessToken(tok)
 		if err != nil {
-			return false
+			if apperr.CodeOf(err) == apperr.Unavailable {
+				return false, err // cannot tell: do not pretend
+			}
+			return false, nil
 		}
 		now := s.now()
-		s.publishRevocations(ctx, []store.Revocation{{Kind: store.RevokeToken, Key: claims.ID, ExpiresAt: claims.ExpiresAt.Add(2 * s.cfg.Leeway), CreatedAt: now}})
+		if err := s.publishRevocations(ctx, []store.Revocation{{Kind: store.RevokeToken, Key: claims.ID, ExpiresAt: claims.ExpiresAt.Add(2 * s.cfg.Leeway), CreatedAt: now}}); err != nil {
+			return false, err
+		}
 		s.audit(ctx, store.AuditEvent{Type: EventTokenRevoked, UserID: claims.Subject, SessionID: claims.SessionID, IP: c.IP, Detail: map[string]string{"token": "access", "jti": claims.ID}})
-		return true
+		return true, nil
 	}
+	first, second := tryRefresh, tryAccess
 	if hint == "access_token" {
-		_ = tryAccess() || tryRefresh()
-	} else {
-		_ = tryRefresh() || tryAccess()
+		first, second = tryAccess, tryRefresh
 	}
-	return nil
+	if done, err := first(); done || err != nil {
+		return err
+	}
+	_, err := second()
+	return err
 }
 
 // Introspection is an RFC 7662 answer.

@@ -46,8 +46,8 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if !ok {
 		status = http.StatusInternalServerError
 	}
-	if status >= 500 && e.Code != apperr.Unavailable {
-		a.log.ErrorContext(r.Context(), "request failed", "err", err, "request_id", requestID(r.Context()))
+	if status >= 500 && (e.Code != apperr.Unavailable || e.Err != nil) {
+		a.log.ErrorContext(r.Context(), "request failed", "status", status, "err", err, "request_id", requestID(r.Context()))
 	} else if e.Err != nil {
 		a.log.DebugContext(r.Context(), "request refused", "code", e.Code, "err", e.Err)
 	}

@@ -124,6 +124,12 @@ func Open(ctx context.Context, url string, opts Options) (*Hot, error) {
 		return nil, fmt.Errorf("redis: open: bad URL: %w", err)
 	}
 	copt.DisableCache = true
+	// Fail fast when Redis is down: a request must get its 503 in a second
+	// or two, not hang until the client gives up. Retrying is the client's
+	// (or the feed's) business, with the answer in hand.
+	copt.Dialer.Timeout = time.Second
+	copt.ConnWriteTimeout = 2 * time.Second
+	copt.DisableRetry = true
 	client, err := rueidis.NewClient(copt)
 	if err != nil {
 		return nil, fmt.Errorf("redis: open %s: %w", copt.InitAddress, err)
