@@ -48,6 +48,9 @@ type Config struct {
 	Access     Access     `yaml:"access"`
 	// ForwardAuth configures GET /v1/authz/forward.
 	ForwardAuth ForwardAuth `yaml:"forward_auth"`
+	// TLSCert and TLSKey, if both set, make serve speak HTTPS itself.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
 	// TrustedProxies are CIDRs (or single IPs) of reverse proxies whose
 	// X-Forwarded-For gatehouse believes for the client IP.
 	TrustedProxies []string `yaml:"trusted_proxies"`
@@ -192,6 +195,8 @@ func Flags(fs *flag.FlagSet, cfg *Config, serve bool) *Binding {
 	fs.StringVar(&cfg.CookieDomain, "cookie-domain", cfg.CookieDomain, "share the session cookie with this `domain` and its subdomains (forward-auth for apps on other hosts)")
 	fs.Var((*listValue)(&cfg.ForwardAuth.RedirectDomains), "redirect-domains", "comma-separated `hosts` (or *.domain) sign-in may return the browser to")
 	fs.StringVar(&cfg.ForwardAuth.AccessTokenHeader, "forward-auth-token-header", cfg.ForwardAuth.AccessTokenHeader, "forward-auth puts a fresh access token for the upstream in this `header`")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", cfg.TLSCert, "PEM certificate `file` (with --tls-key): serve HTTPS")
+	fs.StringVar(&cfg.TLSKey, "tls-key", cfg.TLSKey, "PEM private key `file` for --tls-cert")
 	fs.Var((*listValue)(&cfg.TrustedProxies), "trusted-proxies", "comma-separated `CIDRs` of reverse proxies whose X-Forwarded-For is believed")
 	fs.Var((*listValue)(&cfg.TrustedOrigins), "trusted-origins", "comma-separated extra `origins` allowed to send cookie-authenticated writes")
 	fs.DurationVar(&cfg.Session.IdleTimeout, "session-idle-timeout", cfg.Session.IdleTimeout, "end a session unused this long")
@@ -308,6 +313,7 @@ func (c *Config) Validate() error {
 	check(c.Revocation.PollInterval > 0, "revocation-poll-interval must be positive")
 	check(c.Revocation.FeedToken == "" || len(c.Revocation.FeedToken) >= 32, "revocation-feed-token must be at least 32 characters")
 	check(c.Revocation.MaxStale >= 0, "revocation-max-stale must not be negative (0 = never fail closed)")
+	check((c.TLSCert == "") == (c.TLSKey == ""), "tls-cert and tls-key go together")
 	if _, err := c.ProxyPrefixes(); err != nil {
 		errs = append(errs, err)
 	}

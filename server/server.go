@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/hkdf"
 	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -280,7 +281,17 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 	wg.Go(func() { s.Run(bg) })
 	defer func() { stop(); wg.Wait() }()
 
-	s.log.Info("gatehouse listening", "addr", "http://"+ln.Addr().String(), "store", redactURL(s.cfg.Store))
+	scheme := "http"
+	if s.cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
+		if err != nil {
+			return fmt.Errorf("tls: %w", err)
+		}
+		hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		ln = tls.NewListener(ln, hs.TLSConfig)
+		scheme = "https"
+	}
+	s.log.Info("gatehouse listening", "addr", scheme+"://"+ln.Addr().String(), "store", redactURL(s.cfg.Store))
 	if n, err := s.Service.CountUsers(ctx); err == nil && n == 0 {
 		s.log.Info("no users yet; create the first admin with: echo 'a-long-password' | gatehouse user add admin@example.com --role admin  (or sign up at /)")
 	}
