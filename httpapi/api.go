@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse/gatehouse/authz"
 	"github.com/gatehouse/gatehouse/keys"
 	"github.com/gatehouse/gatehouse/metrics"
+	"github.com/gatehouse/gatehouse/openapi"
 	"github.com/gatehouse/gatehouse/revocation"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gatehouse/gatehouse/token"
@@ -153,6 +154,7 @@ func (a *API) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	handleFunc("GET /readyz", a.readyz)
+	handle("GET /openapi.json", openapi.Handler())
 	if a.cfg.Metrics != nil {
 		handle("GET /metrics", a.cfg.Metrics.Handler())
 	}
