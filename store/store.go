@@ -219,6 +219,27 @@ type RoleStore interface {
 	ListRoles(ctx context.Context) ([]Role, error)
 }
 
+// ResetToken is a password-reset token; only its SHA-256 is kept.
+type ResetToken struct {
+	TokenHash []byte
+	UserID    string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// ResetTokenStore keeps password-reset tokens. Optional, like RoleStore.
+type ResetTokenStore interface {
+	// CreateResetToken stores t; ErrAlreadyExists for a duplicate hash.
+	CreateResetToken(ctx context.Context, t ResetToken) error
+	// ConsumeResetToken deletes the token with this hash and returns it,
+	// atomically, so a token works once; ErrNotFound when there is none.
+	// It does not check expiry: the caller does.
+	ConsumeResetToken(ctx context.Context, tokenHash []byte) (ResetToken, error)
+	// DeleteUserResetTokens removes every token of the user (after a reset
+	// or a password change).
+	DeleteUserResetTokens(ctx context.Context, userID string) error
+}
+
 // RevocationWatcher is an optional capability of a store that can push
 // revocations (PostgreSQL LISTEN/NOTIFY, Redis pub/sub). WatchRevocations
 // calls notify whenever new entries may have been added — possibly

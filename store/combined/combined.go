@@ -126,3 +126,29 @@ func (s *Store) ListRoles(ctx context.Context) ([]store.Role, error) {
 func (s *Store) Checks(ctx context.Context) map[string]error {
 	return map[string]error{"durable": s.durable.Ping(ctx), "cache": s.hot.Ping(ctx)}
 }
+
+var errNoResets = errors.New("combined: the durable store does not keep reset tokens")
+
+// CreateResetToken implements store.ResetTokenStore on the durable store.
+func (s *Store) CreateResetToken(ctx context.Context, t store.ResetToken) error {
+	if rs, ok := s.durable.(store.ResetTokenStore); ok {
+		return rs.CreateResetToken(ctx, t)
+	}
+	return errNoResets
+}
+
+// ConsumeResetToken implements store.ResetTokenStore on the durable store.
+func (s *Store) ConsumeResetToken(ctx context.Context, hash []byte) (store.ResetToken, error) {
+	if rs, ok := s.durable.(store.ResetTokenStore); ok {
+		return rs.ConsumeResetToken(ctx, hash)
+	}
+	return store.ResetToken{}, errNoResets
+}
+
+// DeleteUserResetTokens implements store.ResetTokenStore on the durable store.
+func (s *Store) DeleteUserResetTokens(ctx context.Context, userID string) error {
+	if rs, ok := s.durable.(store.ResetTokenStore); ok {
+		return rs.DeleteUserResetTokens(ctx, userID)
+	}
+	return errNoResets
+}

@@ -217,3 +217,7 @@ func TestRolesGoToTheDurableStore(t *testing.T) {
 		t.Fatalf("role not in the durable store: %v", list)
 	}
 }
+
+func TestResetTokensGoToTheDurableStore(t *testing.T) {
+	storetest.RunResetTokens(t, combined.New(memory.New(), memory.New()))
+}

@@ -45,6 +45,8 @@ type Store struct {
 	// audit is ordered by ID; IDs run 1, 2, 3... as the log is append-only.
 	audit []store.AuditEvent
 	roles map[string]store.Role // by name
+	// resets holds password-reset tokens by string(hash).
+	resets map[string]store.ResetToken
 }
 
 // New returns an empty store.

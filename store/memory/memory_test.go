@@ -25,3 +25,5 @@ func BenchmarkUpdateSession(b *testing.B) {
 }
 
 func TestRoles(t *testing.T) { storetest.RunRoles(t, memory.New()) }
+
+func TestResetTokens(t *testing.T) { storetest.RunResetTokens(t, memory.New()) }

@@ -69,7 +69,7 @@ func TestEmbeddedMigrations(t *testing.T) {
 	for _, m := range ms {
 		names = append(names, m.name)
 	}
-	if got, want := strings.Join(names, " "), "0001_init.sql 0002_tokens.sql 0003_roles.sql"; got != want {
+	if got, want := strings.Join(names, " "), "0001_init.sql 0002_tokens.sql 0003_roles.sql 0004_reset_tokens.sql"; got != want {
 		t.Errorf("migrations = %s, want %s", got, want)
 	}
 }

@@ -672,3 +672,5 @@ func TestRevocationSeqVisibilityOrder(t *testing.T) {
 		t.Errorf("RevocationsSince(0) = %+v, %v; want slow then fast", got, err)
 	}
 }
+
+func TestResetTokens(t *testing.T) { storetest.RunResetTokens(t, openMigrated(t)) }

@@ -40,3 +40,5 @@ func openMigrated(tb testing.TB) *sqlite.Store {
 }
 
 func TestRoles(t *testing.T) { storetest.RunRoles(t, openMigrated(t)) }
+
+func TestResetTokens(t *testing.T) { storetest.RunResetTokens(t, openMigrated(t)) }
