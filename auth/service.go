@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/apperr"
+	"github.com/gatehouse/gatehouse/mail"
 	"github.com/gatehouse/gatehouse/password"
 	"github.com/gatehouse/gatehouse/revocation"
 	"github.com/gatehouse/gatehouse/store"
@@ -47,6 +48,13 @@ type Config struct {
 	Audience string
 	// Leeway is the clock skew tolerated on token times; default 5s.
 	Leeway time.Duration
+	// ReauthWindow is how recent a password check must be for sensitive
+	// actions; default 10 minutes.
+	ReauthWindow time.Duration
+	// ResetTTL is how long a password-reset link works; default 30 minutes.
+	ResetTTL time.Duration
+	// Binding is the session-binding mode: off (default), loose, strict.
+	Binding string
 
 	Now func() time.Time
 }
@@ -76,6 +84,12 @@ func (c *Config) fill() {
 	if c.Leeway <= 0 {
 		c.Leeway = token.DefaultLeeway
 	}
+	if c.ReauthWindow <= 0 {
+		c.ReauthWindow = 10 * time.Minute
+	}
+	if c.ResetTTL <= 0 {
+		c.ResetTTL = 30 * time.Minute
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -101,6 +115,8 @@ type Deps struct {
 	// OnRevoke, if set, hears of every session that ends before its time
 	// (logout, revocation, force logout).
 	OnRevoke func(ctx context.Context, sessions []store.Session)
+	// Mailer sends password-reset links; nil disables resets.
+	Mailer mail.Mailer
 	// OnEvent, if set, hears the type of every audit event and of every
 	// revocation published ("revocation.sid", …): metrics count them.
 	OnEvent func(eventType string)
@@ -412,6 +428,9 @@ func (s *Service) Authenticate(ctx context.Context, token string, c Client) (Pri
 	}
 	if u.Disabled {
 		return Principal{}, errDisabled
+	}
+	if err := s.checkBinding(ctx, sess, c); err != nil {
+		return Principal{}, err
 	}
 	return s.touch(ctx, u, sess, c, now), nil
 }

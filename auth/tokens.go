@@ -122,6 +122,9 @@ func (s *Service) Refresh(ctx context.Context, refresh string, c Client) (TokenP
 	if err != nil {
 		return TokenPair{}, err
 	}
+	if err := s.checkBinding(ctx, sess, c); err != nil {
+		return TokenPair{}, errInvalidGrant
+	}
 
 	var out refreshToken
 	sess, err = s.deps.Store.UpdateSession(ctx, rt.sessionID, func(x *store.Session) error {

@@ -46,6 +46,7 @@ type Config struct {
 	Tokens     Tokens     `yaml:"tokens"`
 	Revocation Revocation `yaml:"revocation"`
 	Access     Access     `yaml:"access"`
+	Mail       Mail       `yaml:"mail"`
 	// ForwardAuth configures GET /v1/authz/forward.
 	ForwardAuth ForwardAuth `yaml:"forward_auth"`
 	// TLSCert and TLSKey, if both set, make serve speak HTTPS itself.
@@ -98,6 +99,19 @@ type Session struct {
 	AbsoluteLifetime time.Duration `yaml:"absolute_lifetime"`
 	TouchInterval    time.Duration `yaml:"touch_interval"`
 	SweepInterval    time.Duration `yaml:"sweep_interval"`
+	// ReauthWindow is how recent a password check must be for sensitive
+	// actions (role changes, key rotation).
+	ReauthWindow time.Duration `yaml:"reauth_window"`
+	// Binding ties a session to its browser family and network: off,
+	// loose (same /24 or /64) or strict (same address).
+	Binding string `yaml:"binding"`
+}
+
+// Mail configures outgoing mail (password-reset links).
+type Mail struct {
+	SMTP     string        `yaml:"smtp"` // smtp://user:pass@host:587; empty: log the mail (development)
+	From     string        `yaml:"from"`
+	ResetTTL time.Duration `yaml:"reset_ttl"`
 }
 
 // Password holds the argon2id parameters and the hashing pool's bounds.
@@ -133,7 +147,10 @@ func Default() Config {
 			AbsoluteLifetime: 30 * 24 * time.Hour,
 			TouchInterval:    time.Minute,
 			SweepInterval:    5 * time.Minute,
+			ReauthWindow:     10 * time.Minute,
+			Binding:          "off",
 		},
+		Mail:      Mail{From: "gatehouse@localhost", ResetTTL: 30 * time.Minute},
 		Password:  Password{MemoryKiB: 19456, Iterations: 2, Parallelism: 1, QueueTimeout: 2 * time.Second},
 		Throttle:  Throttle{AccountFreeFailures: 5, IPFreeFailures: 20, BaseDelay: time.Second, MaxDelay: 15 * time.Minute},
 		PublicURL: "http://localhost:8080",
@@ -202,6 +219,11 @@ func Flags(fs *flag.FlagSet, cfg *Config, serve bool) *Binding {
 	fs.DurationVar(&cfg.Session.IdleTimeout, "session-idle-timeout", cfg.Session.IdleTimeout, "end a session unused this long")
 	fs.DurationVar(&cfg.Session.AbsoluteLifetime, "session-absolute-lifetime", cfg.Session.AbsoluteLifetime, "end every session this long after sign-in")
 	fs.DurationVar(&cfg.Session.TouchInterval, "session-touch-interval", cfg.Session.TouchInterval, "write last-seen at most this often")
+	fs.DurationVar(&cfg.Session.ReauthWindow, "reauth-window", cfg.Session.ReauthWindow, "sensitive actions need a password check this recent")
+	fs.StringVar(&cfg.Session.Binding, "session-binding", cfg.Session.Binding, "bind sessions to browser and network: off, loose or strict")
+	fs.StringVar(&cfg.Mail.SMTP, "mail-smtp", cfg.Mail.SMTP, "SMTP `URL` for reset mails (smtp://user:pass@host:587); empty logs them (development only)")
+	fs.StringVar(&cfg.Mail.From, "mail-from", cfg.Mail.From, "From `address` of mails")
+	fs.DurationVar(&cfg.Mail.ResetTTL, "password-reset-ttl", cfg.Mail.ResetTTL, "how long a password-reset link works")
 	fs.DurationVar(&cfg.Session.SweepInterval, "session-sweep-interval", cfg.Session.SweepInterval, "delete expired sessions this often")
 	fs.IntVar(&cfg.Password.MaxConcurrent, "password-max-concurrent", cfg.Password.MaxConcurrent, "hashes computed at once (0 = number of CPUs)")
 	fs.IntVar(&cfg.Password.MaxQueue, "password-max-queue", cfg.Password.MaxQueue, "hashes waiting beyond those (0 = 4 x max-concurrent, -1 = none)")
@@ -298,6 +320,9 @@ func (c *Config) Validate() error {
 	check(c.Session.AbsoluteLifetime > 0, "session-absolute-lifetime must be positive")
 	check(c.Session.TouchInterval > 0, "session-touch-interval must be positive")
 	check(c.Session.SweepInterval > 0, "session-sweep-interval must be positive")
+	check(c.Session.ReauthWindow > 0, "reauth-window must be positive")
+	check(c.Session.Binding == "off" || c.Session.Binding == "loose" || c.Session.Binding == "strict", "session-binding must be off, loose or strict, not %q", c.Session.Binding)
+	check(c.Mail.ResetTTL >= time.Minute && c.Mail.ResetTTL <= 24*time.Hour, "password-reset-ttl must be from 1m to 24h")
 	check(c.Password.MemoryKiB >= 8 && c.Password.MemoryKiB <= 262144, "password-memory-kib must be from 8 to 262144 (256 MiB)")
 	check(c.Password.Iterations >= 1 && c.Password.Iterations <= 32, "password-iterations must be from 1 to 32")
 	check(c.Password.Parallelism >= 1 && c.Password.Parallelism <= 16, "password-parallelism must be from 1 to 16")

@@ -530,3 +530,83 @@ func (a *API) adminDeleteRole(w http.ResponseWriter, r *http.Request, c caller) 
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
+
+type reauthJSON struct {
+	Password string `json:"password"`
+}
+
+// reauth confirms the caller's password and opens the window for
+// sensitive actions (role changes, key rotation).
+func (a *API) reauth(w http.ResponseWriter, r *http.Request, c caller) {
+	var in reauthJSON
+	if err := decodeJSON(w, r, &in); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	sess, err := a.svc.Reauthenticate(r.Context(), c.Principal, in.Password, clientOf(r))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"auth_time": sess.AuthTime})
+}
+
+type forgotJSON struct {
+	Email string `json:"email"`
+}
+
+// forgotPassword always answers 202 with the same body, whether or not the
+// account exists (no enumeration).
+func (a *API) forgotPassword(w http.ResponseWriter, r *http.Request) {
+	if err := a.checkOrigin(r); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	var in forgotJSON
+	if err := decodeJSON(w, r, &in); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if err := a.svc.ForgotPassword(r.Context(), in.Email, clientOf(r)); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"status": "If an account with this email exists, a link to reset its password is on its way."})
+}
+
+type resetJSON struct {
+	Token       string `json:"token"`
+	NewPassword string `json:"new_password"`
+}
+
+func (a *API) resetPassword(w http.ResponseWriter, r *http.Request) {
+	if err := a.checkOrigin(r); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	var in resetJSON
+	if err := decodeJSON(w, r, &in); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if in.Token == "" || in.NewPassword == "" {
+		a.writeError(w, r, apperr.New(apperr.Unprocessable, `Send "token" and "new_password".`))
+		return
+	}
+	if err := a.svc.ResetPassword(r.Context(), in.Token, in.NewPassword, clientOf(r)); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// recent wraps an admin handler that needs a recent password check.
+func (a *API) recent(h func(http.ResponseWriter, *http.Request, caller)) func(http.ResponseWriter, *http.Request, caller) {
+	return func(w http.ResponseWriter, r *http.Request, c caller) {
+		if err := a.svc.RequireRecentAuth(c.Principal); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		h(w, r, c)
+	}
+}

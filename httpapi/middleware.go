@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"net"
 	"net/http"
 	"net/netip"
@@ -219,7 +220,7 @@ func (a *API) authed(h func(http.ResponseWriter, *http.Request, caller)) http.Ha
 		w.Header().Add("Vary", "Cookie")
 		c, err := a.authenticate(r)
 		if err != nil {
-			if _, had := r.Cookie(a.cookie); had == nil && isUnauthenticated(err) {
+			if _, had := r.Cookie(a.cookie); had == nil && isUnauthenticated(err) && !errors.Is(err, auth.ErrBindingMismatch) {
 				a.clearCookie(w) // the cookie is dead; stop the browser sending it
 			}
 			a.writeError(w, r, err)

@@ -18,6 +18,7 @@ var statusOf = map[apperr.Code]int{
 	apperr.Invalid:         http.StatusBadRequest,
 	apperr.Unprocessable:   http.StatusUnprocessableEntity,
 	apperr.Unauthenticated: http.StatusUnauthorized,
+	apperr.Reauth:          http.StatusUnauthorized,
 	apperr.Forbidden:       http.StatusForbidden,
 	apperr.CSRF:            http.StatusForbidden,
 	apperr.NotFound:        http.StatusNotFound,

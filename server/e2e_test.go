@@ -41,6 +41,7 @@ func (c *clock) Advance(d time.Duration) {
 
 type env struct {
 	t     *testing.T
+	mail  *mailbox
 	cfg   config.Config
 	srv   *server.Server
 	ts    *httptest.Server
@@ -59,13 +60,14 @@ func newEnv(t *testing.T, mutate ...func(*config.Config)) *env {
 	}
 	clk := &clock{t: time.Now().UTC().Truncate(time.Millisecond)}
 	params := password.TestParams()
-	srv, err := server.New(context.Background(), cfg, server.Options{Now: clk.Now, PasswordParams: &params})
+	mbox := &mailbox{}
+	srv, err := server.New(context.Background(), cfg, server.Options{Now: clk.Now, PasswordParams: &params, Mailer: mbox})
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}
 	ts := httptest.NewTLSServer(srv.Handler())
 	t.Cleanup(func() { ts.Close(); srv.Close() })
-	return &env{t: t, cfg: cfg, srv: srv, ts: ts, clock: clk}
+	return &env{t: t, cfg: cfg, srv: srv, ts: ts, clock: clk, mail: mbox}
 }
 
 // browser is one client with its own cookie jar, like one browser profile.

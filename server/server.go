@@ -22,6 +22,7 @@ import (
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/keys"
+	"github.com/gatehouse/gatehouse/mail"
 	"github.com/gatehouse/gatehouse/metrics"
 	"github.com/gatehouse/gatehouse/password"
 	"github.com/gatehouse/gatehouse/revocation"
@@ -60,6 +61,8 @@ type Options struct {
 	// PasswordParams overrides the hashing parameters from the config
 	// (tests use password.TestParams to stay fast).
 	PasswordParams *password.Params
+	// Mailer overrides the mailer the config chooses (tests capture mail).
+	Mailer mail.Mailer
 }
 
 // New builds a Server. The store is opened and, for the embedded SQLite
@@ -193,6 +196,9 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Core, error) {
 		Issuer:           cfg.PublicURL,
 		Audience:         cfg.Tokens.Audience,
 		Leeway:           cfg.Tokens.Leeway,
+		ReauthWindow:     cfg.Session.ReauthWindow,
+		ResetTTL:         cfg.Mail.ResetTTL,
+		Binding:          cfg.Session.Binding,
 		Now:              now,
 	}, auth.Deps{
 		Store:          st,
@@ -205,6 +211,7 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Core, error) {
 		ChainKey:       chainKey,
 		Logger:         log,
 		OnEvent:        countEvent(m),
+		Mailer:         mailer(cfg, opts, log),
 	})
 	feed = &revocation.Feed{Store: st, Set: revs, Interval: cfg.Revocation.PollInterval, Now: now, Log: log}
 	return &Core{Service: svc, Store: st, Keys: km, Revocations: revs, Feed: feed, Metrics: m}, nil
@@ -212,6 +219,18 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Core, error) {
 
 // Close releases the store.
 func (c *Core) Close() error { return c.Store.Close() }
+
+// mailer is the caller's, else SMTP when configured, else the development
+// mailer that logs.
+func mailer(cfg config.Config, opts Options, log *slog.Logger) mail.Mailer {
+	if opts.Mailer != nil {
+		return opts.Mailer
+	}
+	if cfg.Mail.SMTP != "" {
+		return mail.SMTP{URL: cfg.Mail.SMTP, From: cfg.Mail.From}
+	}
+	return mail.LogMailer{Log: log}
+}
 
 // storeChecks pings each store on its own (durable and cache) for /readyz.
 func storeChecks(st store.Store) func(context.Context) map[string]error {
