@@ -162,7 +162,7 @@ func (a *API) Handler() http.Handler {
 		handle("GET /metrics", a.cfg.Metrics.Handler())
 	}
 	if a.cfg.UI != nil {
-		for _, p := range []string{"GET /{$}", "GET /account", "GET /admin", "GET /static/"} {
+		for _, p := range []string{"GET /{$}", "GET /account", "GET /admin", "GET /reset", "GET /static/"} {
 			handle(p, a.cfg.UI)
 		}
 	}

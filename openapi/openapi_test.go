@@ -21,7 +21,7 @@ import (
 )
 
 // uiPatterns are the HTML pages and their files: not part of the JSON API.
-var uiPatterns = []string{"GET /{$}", "GET /account", "GET /admin", "GET /static/"}
+var uiPatterns = []string{"GET /{$}", "GET /account", "GET /admin", "GET /reset", "GET /static/"}
 
 // selfPattern is where the document itself is served.
 const selfPattern = "GET /openapi.json"

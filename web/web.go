@@ -28,6 +28,7 @@ var pages = map[string]string{
 	"/":        "index.html",
 	"/account": "account.html",
 	"/admin":   "admin.html",
+	"/reset":   "reset.html",
 }
 
 // Handler serves / (sign in and sign up), /account (your devices and
@@ -47,6 +48,7 @@ func Handler() http.Handler {
 	mux.Handle("GET /{$}", page(pages["/"]))
 	mux.Handle("GET /account", page(pages["/account"]))
 	mux.Handle("GET /admin", page(pages["/admin"]))
+	mux.Handle("GET /reset", page(pages["/reset"]))
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Security-Policy", PageCSP)

@@ -104,7 +104,7 @@ var (
 func TestPagesAreAccessibleAndInlineFree(t *testing.T) {
 	static := os.DirFS("static")
 	htmls, _ := fs.Glob(static, "*.html")
-	if len(htmls) != 3 {
+	if len(htmls) != 4 {
 		t.Fatalf("pages: %v", htmls)
 	}
 	for _, name := range htmls {

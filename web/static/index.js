@@ -90,3 +90,28 @@ gh.start(async () => {
     document.getElementById("login-email").focus();
   }
 });
+
+// The forgot-password form always gets the same answer (no enumeration).
+(function wireForgot() {
+  const start = () => {
+    const form = document.getElementById("forgot-form");
+    if (!form) return;
+    const msg = document.getElementById("forgot-message");
+    const button = form.querySelector("button[type=submit]");
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const email = form.elements.email.value.trim();
+      if (!email) { gh.say(msg, "Enter your email.", "error"); return; }
+      await gh.busy(button, async () => {
+        try {
+          const r = await gh.api("POST", "/v1/password/forgot", { email });
+          gh.say(msg, r.status, "ok");
+        } catch (e) {
+          explain(e, msg, button);
+        }
+      });
+    });
+  };
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
