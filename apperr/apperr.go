@@ -15,15 +15,16 @@ type Code string
 
 // The codes gatehouse uses. Keep them few: each is a status and a problem type.
 const (
-	Invalid         Code = "invalid"          // 400: malformed input
-	Unprocessable   Code = "unprocessable"    // 422: well-formed input that fails a rule
-	Unauthenticated Code = "unauthenticated"  // 401: no or bad credentials
-	Forbidden       Code = "forbidden"        // 403: known caller, not allowed
-	CSRF            Code = "csrf"             // 403: cross-site or missing CSRF token
-	NotFound        Code = "not_found"        // 404
-	Conflict        Code = "conflict"         // 409: duplicate
-	TooLarge        Code = "too_large"        // 413
-	UnsupportedType Code = "unsupported_type" // 415
+	Invalid         Code = "invalid"                   // 400: malformed input
+	Unprocessable   Code = "unprocessable"             // 422: well-formed input that fails a rule
+	Unauthenticated Code = "unauthenticated"           // 401: no or bad credentials
+	Forbidden       Code = "forbidden"                 // 403: known caller, not allowed
+	Reauth          Code = "reauthentication_required" // 401: sign in again (recent password) first
+	CSRF            Code = "csrf"                      // 403: cross-site or missing CSRF token
+	NotFound        Code = "not_found"                 // 404
+	Conflict        Code = "conflict"                  // 409: duplicate
+	TooLarge        Code = "too_large"                 // 413
+	UnsupportedType Code = "unsupported_type"          // 415
 	TooManyRequests Code = "too_many_requests"
 	Unavailable     Code = "unavailable" // 503: overloaded or a dependency is down
 	Internal        Code = "internal"    // 500: a bug or an outage; message is generic
