@@ -265,16 +265,29 @@ return {n, #ids}
 // entry. Seqs come from one INCRBY and the entries are added in the same
 // script, so Seq order is the order entries become visible. It returns
 // the last Seq.
+//
+// The counter never falls below Redis's clock in microseconds: if Redis
+// loses its data (no persistence, or the last second before a crash), the
+// counter restarts there rather than at 1, so Seqs stay increasing and
+// instances that follow "Seq > last seen" do not skip the new entries.
+// Seqs stay below 2^53, exact as Lua numbers; they are printed with %.0f
+// because tostring would round them.
 var addRevocationsScript = rueidis.NewLuaScript(`
 local n = (#ARGV - 1) / 2
+local t = redis.call('TIME')
+local floor = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+if cur < floor then
+  redis.call('SET', KEYS[1], string.format('%.0f', floor))
+end
 local last = redis.call('INCRBY', KEYS[1], n)
 local first = last - n + 1
 for i = 0, n - 1 do
-  local seq = tostring(first + i)
+  local seq = string.format('%.0f', first + i)
   redis.call('ZADD', KEYS[2], seq, seq .. ':' .. ARGV[2 + 2 * i])
   redis.call('ZADD', KEYS[3], ARGV[3 + 2 * i], seq)
 end
-redis.call('PUBLISH', ARGV[1], tostring(last))
+redis.call('PUBLISH', ARGV[1], string.format('%.0f', last))
 return last
 `)
 
