@@ -11,6 +11,8 @@ import (
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gatehouse/gatehouse/store/combined"
 	"github.com/gatehouse/gatehouse/store/memory"
+	"github.com/gatehouse/gatehouse/store/postgres"
+	"github.com/gatehouse/gatehouse/store/postgres/pgtest"
 	"github.com/gatehouse/gatehouse/store/redis/redistest"
 	"github.com/gatehouse/gatehouse/store/sqlite"
 	"github.com/gatehouse/gatehouse/store/storetest"
@@ -24,6 +26,25 @@ func TestConformanceSQLiteRedis(t *testing.T) {
 		return combined.New(openSQLite(t), redistest.Open(t))
 	})
 }
+
+// TestConformancePostgresRedis is the scaled-out configuration:
+// PostgreSQL for durable data, Redis for hot data.
+func TestConformancePostgresRedis(t *testing.T) {
+	testenv.Postgres(t)
+	testenv.Redis(t)
+	pg := pgtest.Open(t)
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return combined.New(nopClose{pg}, redistest.Open(t))
+	})
+	storetest.RunRoles(t, combined.New(nopClose{pg}, redistest.Open(t)).(store.RoleStore))
+	storetest.RunResetTokens(t, combined.New(nopClose{pg}, redistest.Open(t)))
+}
+
+// nopClose shares one durable store between suites: the combined store's
+// Close must not close it (pgtest does at cleanup).
+type nopClose struct{ *postgres.Store }
+
+func (nopClose) Close() error { return nil }
 
 // TestConformanceMemoryRedis is Redis for hot data beside the memory
 // store.
