@@ -31,6 +31,8 @@ type Sources struct {
 	HashWaitTotal func() float64 // seconds
 	RevocationLen func() float64
 	FeedLag       func() float64 // seconds since the revocation list last synced
+	// ActiveSessions counts live sessions in the store (at scrape time).
+	ActiveSessions func() float64
 }
 
 // New registers every metric on a fresh registry.
@@ -67,6 +69,7 @@ func New(src Sources) *Metrics {
 	gauge("gatehouse_password_hash_rejected", "Hash requests refused because the pool was full (cumulative).", src.HashRejected)
 	gauge("gatehouse_password_hash_wait_seconds", "Total time spent waiting for a hashing slot (cumulative).", src.HashWaitTotal)
 	gauge("gatehouse_revocation_list_entries", "Live entries in this instance's revocation list.", src.RevocationLen)
+	gauge("gatehouse_sessions_active", "Live sessions in the store (-1 when the store cannot say).", src.ActiveSessions)
 	gauge("gatehouse_revocation_feed_lag_seconds", "Seconds since the revocation list last synced with the store.", src.FeedLag)
 	return m
 }

@@ -663,10 +663,16 @@ func TestMetrics(t *testing.T) {
 		"gatehouse_password_hash_queue_depth 0",
 		"gatehouse_revocation_feed_lag_seconds",
 		"gatehouse_revocation_list_entries 1",
+		"gatehouse_sessions_active 0", // the one session (sign-up) was signed out
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)
 		}
+	}
+	e.browser("").login("mo@example.com", pw)
+	e.browser("").login("mo@example.com", pw)
+	if body := string(b.do("GET", "/metrics", nil).body); !strings.Contains(body, "gatehouse_sessions_active 2") {
+		t.Error("active sessions not counted")
 	}
 	// Unmatched paths share one label: no label per raw path.
 	b.do("GET", "/no/such/path/1", nil)

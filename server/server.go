@@ -186,6 +186,19 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Core, error) {
 		HashWaitTotal: func() float64 { return hasher.Stats().WaitTime.Seconds() },
 		RevocationLen: func() float64 { return float64(revs.Len()) },
 		FeedLag:       func() float64 { return feed.Lag().Seconds() },
+		ActiveSessions: func() float64 {
+			c, ok := st.(store.SessionCounter)
+			if !ok {
+				return -1
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			n, err := c.CountSessions(ctx, now())
+			if err != nil {
+				return -1
+			}
+			return float64(n)
+		},
 	})
 	svc := auth.NewService(auth.Config{
 		IdleTimeout:      cfg.Session.IdleTimeout,

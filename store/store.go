@@ -240,6 +240,12 @@ type ResetTokenStore interface {
 	DeleteUserResetTokens(ctx context.Context, userID string) error
 }
 
+// SessionCounter is an optional capability for metrics: how many sessions
+// are alive at now.
+type SessionCounter interface {
+	CountSessions(ctx context.Context, now time.Time) (int, error)
+}
+
 // RevocationWatcher is an optional capability of a store that can push
 // revocations (PostgreSQL LISTEN/NOTIFY, Redis pub/sub). WatchRevocations
 // calls notify whenever new entries may have been added — possibly

@@ -7,6 +7,7 @@ package combined
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/gatehouse/gatehouse/store"
 )
@@ -151,4 +152,12 @@ func (s *Store) DeleteUserResetTokens(ctx context.Context, userID string) error 
 		return rs.DeleteUserResetTokens(ctx, userID)
 	}
 	return errNoResets
+}
+
+// CountSessions implements store.SessionCounter on the hot store.
+func (s *Store) CountSessions(ctx context.Context, now time.Time) (int, error) {
+	if c, ok := s.hot.(store.SessionCounter); ok {
+		return c.CountSessions(ctx, now)
+	}
+	return 0, errors.New("combined: the cache cannot count sessions")
 }

@@ -3,6 +3,7 @@ package memory
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/gatehouse/gatehouse/store"
 )
@@ -48,4 +49,19 @@ func (s *Store) DeleteUserResetTokens(ctx context.Context, userID string) error 
 		}
 	}
 	return nil
+}
+
+var _ store.SessionCounter = (*Store)(nil)
+
+// CountSessions implements store.SessionCounter.
+func (s *Store) CountSessions(ctx context.Context, now time.Time) (int, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	n := 0
+	for _, x := range s.sessions {
+		if !x.Expired(now) {
+			n++
+		}
+	}
+	return n, nil
 }

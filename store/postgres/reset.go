@@ -53,3 +53,14 @@ func (s *Store) DeleteUserResetTokens(ctx context.Context, userID string) error 
 	}
 	return nil
 }
+
+var _ store.SessionCounter = (*Store)(nil)
+
+// CountSessions implements store.SessionCounter.
+func (s *Store) CountSessions(ctx context.Context, now time.Time) (int, error) {
+	var n int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM sessions WHERE expires_at > $1 AND idle_expires_at > $1`, ms(now)).Scan(&n); err != nil {
+		return 0, wrap("count sessions", err)
+	}
+	return n, nil
+}

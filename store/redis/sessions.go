@@ -397,3 +397,14 @@ func (h *Hot) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, er
 		}
 	}
 }
+
+var _ store.SessionCounter = (*Hot)(nil)
+
+// CountSessions implements store.SessionCounter from the expiry index.
+func (h *Hot) CountSessions(ctx context.Context, now time.Time) (int, error) {
+	n, err := h.client.Do(ctx, h.client.B().Zcount().Key(h.prefix+"exp").Min("("+strconv.FormatInt(millis(now), 10)).Max("+inf").Build()).AsInt64()
+	if err != nil {
+		return 0, redisErr("count sessions", err)
+	}
+	return int(n), nil
+}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/gatehouse/gatehouse/store"
 )
@@ -49,4 +50,17 @@ func (s *Store) DeleteUserResetTokens(ctx context.Context, userID string) error 
 		return fmt.Errorf("sqlite: delete reset tokens: %w", err)
 	}
 	return nil
+}
+
+var _ store.SessionCounter = (*Store)(nil)
+
+// CountSessions implements store.SessionCounter.
+func (s *Store) CountSessions(ctx context.Context, now time.Time) (int, error) {
+	var n int
+	ms := millis(now)
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM sessions WHERE expires_at > ? AND idle_expires_at > ?`, ms, ms).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: count sessions: %w", err)
+	}
+	return n, nil
 }

@@ -65,6 +65,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"DeleteUserSessions", testDeleteUserSessions},
 		{"DeleteUserSessionsExcept", testDeleteUserSessionsExcept},
 		{"DeleteExpiredSessions", testDeleteExpiredSessions},
+		{"CountSessions", testCountSessions},
 		{"SessionRefreshRoundTrip", testSessionRefreshRoundTrip},
 		{"UpdateSession", testUpdateSession},
 		{"UpdateSessionNotFound", testUpdateSessionNotFound},
