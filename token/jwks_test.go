@@ -138,6 +138,9 @@ func TestParseJWKS(t *testing.T) {
 	if client.SigningKeyID() != "" {
 		t.Error("a key set from a JWKS has a signing key")
 	}
+	if ids := strings.Join(client.KeyIDs(), " "); ids != "test-eddsa test-es256 test-rs256" {
+		t.Errorf("KeyIDs = %s", ids)
+	}
 	if _, err := client.Issue(testClaims()); err == nil {
 		t.Error("a key set from a JWKS issued a token")
 	}

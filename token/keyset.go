@@ -153,6 +153,17 @@ func (ks *KeySet) SigningKeyID() string {
 	return ks.signing.kid
 }
 
+// KeyIDs returns the kids of all keys in the set, the signing key first.
+// A verifier fed by a JWKS can use it to tell a token from a key it has
+// not fetched yet from one it will never know.
+func (ks *KeySet) KeyIDs() []string {
+	ids := make([]string, len(ks.entries))
+	for i, e := range ks.entries {
+		ids[i] = e.kid
+	}
+	return ids
+}
+
 // sign returns the JWS signature of the signing input msg.
 func (e *keyEntry) sign(msg []byte) ([]byte, error) {
 	if e.key == nil {

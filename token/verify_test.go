@@ -300,6 +300,9 @@ func TestRotation(t *testing.T) {
 			if during.SigningKeyID() != next.ID {
 				t.Fatalf("signing key = %s, want %s", during.SigningKeyID(), next.ID)
 			}
+			if ids := during.KeyIDs(); len(ids) != 2 || ids[0] != next.ID || ids[1] != old.ID {
+				t.Fatalf("KeyIDs = %v, want [%s %s]", ids, next.ID, old.ID)
+			}
 			newTok := issue(t, during, testClaims())
 			v := testVerifier()
 			wantErr(t, func() error { _, err := v.Verify(during, oldTok, testNow()); return err }(), nil)
