@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -245,10 +246,16 @@ func parseClaimsFast(s string, c *Claims) bool {
 		p.i++
 		return p.end()
 	}
+	var seen uint16 // one bit per member name: a repeat goes to the slow path, which refuses it
 	for {
 		key, ok := p.str()
 		if !ok || !p.consume(':') {
 			return false
+		}
+		if bit := memberBit(key); bit == 0 || seen&bit != 0 {
+			return false
+		} else {
+			seen |= bit
 		}
 		switch key {
 		case "iss":
@@ -457,7 +464,78 @@ func (p *fastParser) date() (time.Time, bool) {
 // one wins, as in encoding/json. Unknown members are ignored so that a
 // newer issuer can add claims. Known members must have exactly the right
 // type: null is not "absent", a date is a plain integer.
+// memberBit is the fast parser's bit for a claim name it knows, 0 for
+// any other name.
+func memberBit(name string) uint16 {
+	switch name {
+	case "iss":
+		return 1 << 0
+	case "sub":
+		return 1 << 1
+	case "jti":
+		return 1 << 2
+	case "sid":
+		return 1 << 3
+	case "scope":
+		return 1 << 4
+	case "exp":
+		return 1 << 5
+	case "iat":
+		return 1 << 6
+	case "nbf":
+		return 1 << 7
+	case "auth_time":
+		return 1 << 8
+	case "aud":
+		return 1 << 9
+	case "roles":
+		return 1 << 10
+	}
+	return 0
+}
+
+// registeredClaims are the names whose case variants are refused: a
+// "Sub" or "EXP" beside (or instead of) the real claim is an attempt to
+// make two parsers disagree.
+var registeredClaims = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "scope", "roles", "auth_time"}
+
+// checkMembers refuses a payload with a repeated member name or a case
+// variant of a registered claim name (RFC 8725 section 3.5: parsers that
+// disagree about duplicates are an attack surface). Only the slow path
+// pays for it: the fast path refuses such payloads itself.
+func checkMembers(s string) error {
+	dec := json.NewDecoder(strings.NewReader(s))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return fmt.Errorf("%w: payload is not a JSON object", ErrMalformed)
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return fmt.Errorf("%w: payload is not a JSON object", ErrMalformed)
+		}
+		name, _ := t.(string)
+		if seen[name] {
+			return fmt.Errorf("%w: member %q is repeated", ErrClaims, name)
+		}
+		seen[name] = true
+		for _, r := range registeredClaims {
+			if name != r && strings.EqualFold(name, r) {
+				return fmt.Errorf("%w: member %q is a case variant of %q", ErrClaims, name, r)
+			}
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return fmt.Errorf("%w: payload is not a JSON object", ErrMalformed)
+		}
+	}
+	return nil
+}
+
 func parseClaimsSlow(s string) (Claims, error) {
+	if err := checkMembers(s); err != nil {
+		return Claims{}, err
+	}
 	var c Claims
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(s), &m); err != nil || m == nil {
