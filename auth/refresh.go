@@ -59,6 +59,11 @@ func parseRefreshToken(s string) (refreshToken, bool) {
 	if err != nil || gen < 1 || strconv.FormatInt(gen, 10) != genStr {
 		return r, false
 	}
+	// Exact length first: the decoder would skip CR and LF, giving one
+	// token several spellings.
+	if len(sec) != base64.RawURLEncoding.EncodedLen(32) {
+		return r, false
+	}
 	b, err := base64.RawURLEncoding.Strict().DecodeString(sec)
 	if err != nil || len(b) != 32 {
 		return r, false

@@ -45,8 +45,10 @@ func wellFormedToken(s string) bool {
 	if len(s) != base64.RawURLEncoding.EncodedLen(sessionTokenBytes) || len(s) > maxTokenLength {
 		return false
 	}
-	_, err := base64.RawURLEncoding.DecodeString(s)
-	return err == nil
+	// The decoder skips CR and LF, so the decoded length is what proves
+	// all 43 characters are base64url.
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	return err == nil && len(b) == sessionTokenBytes
 }
 
 // CSRFToken derives the session's CSRF token from its secret session token.

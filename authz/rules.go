@@ -125,8 +125,11 @@ func matchPath(pattern, p string) bool {
 		return strings.HasPrefix(p, pattern) || p == strings.TrimSuffix(pattern, "/")
 	}
 	if strings.ContainsAny(pattern, "*?[") {
+		// path.Match keeps * and ? within a segment, but a character
+		// class can match "/": also require the same number of segments,
+		// so a pattern never covers more depth than its author wrote.
 		ok, err := path.Match(pattern, p)
-		return err == nil && ok
+		return err == nil && ok && strings.Count(p, "/") == literalSlashes(pattern)
 	}
 	return pattern == p
 }
@@ -140,4 +143,26 @@ func CheckPattern(p string) error {
 		return fmt.Errorf("path %q is not a valid pattern: %v", p, err)
 	}
 	return nil
+}
+
+// literalSlashes counts the slashes a pattern matches literally: plain or
+// escaped "/" outside a character class.
+func literalSlashes(pattern string) int {
+	n, inClass := 0, false
+	for i := 0; i < len(pattern); i++ {
+		switch c := pattern[i]; {
+		case c == '\\' && i+1 < len(pattern):
+			i++
+			if !inClass && pattern[i] == '/' {
+				n++
+			}
+		case c == '[' && !inClass:
+			inClass = true
+		case c == ']' && inClass:
+			inClass = false
+		case c == '/' && !inClass:
+			n++
+		}
+	}
+	return n
 }

@@ -47,6 +47,9 @@ var bodyTypes = []func() any{
 	func() any { return new(userPatchJSON) },
 	func() any { return new(passwordChangeJSON) },
 	func() any { return new(rolePutJSON) },
+	func() any { return new(reauthJSON) },
+	func() any { return new(forgotJSON) },
+	func() any { return new(resetJSON) },
 }
 
 // jsonNames lists the JSON object keys a struct type declares.
@@ -87,6 +90,7 @@ func FuzzDecodeJSON(f *testing.F) {
 		f.Add(k, ct, []byte(`{"roles":null,"disabled":true}`))
 		f.Add(k, ct, []byte(`{"current_password":"old","new_password":"new"}`))
 		f.Add(k, ct, []byte(`{"permissions":[],"description":"<b>x</b>"}`))
+		f.Add(k, ct, []byte(`{"token":"AAAA","new_password":"a new passphrase"}`))
 		f.Add(k, ct, []byte(`{"EMAIL":"x","Password":"y","paſſword":"z"}`)) // case and Unicode folding
 		f.Add(k, ct, []byte(`{"email":"a"} {"email":"b"}`))                 // two values
 		f.Add(k, ct, []byte(`{"email":"a"} x`))                             // trailing junk
