@@ -141,7 +141,7 @@ func (a *API) Handler() http.Handler {
 	handleFunc("GET /.well-known/openid-configuration", a.discovery)
 
 	handle("GET /v1/admin/users", a.admin(a.adminListUsers))
-	handle("POST /v1/admin/users", a.admin(a.adminCreateUser))
+	handle("POST /v1/admin/users", a.admin(a.recent(a.adminCreateUser)))
 	handle("GET /v1/admin/users/{id}", a.admin(a.adminGetUser))
 	handle("PATCH /v1/admin/users/{id}", a.admin(a.recent(a.adminUpdateUser)))
 	handle("GET /v1/admin/users/{id}/sessions", a.admin(a.adminUserSessions))

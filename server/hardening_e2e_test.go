@@ -111,18 +111,26 @@ func TestSensitiveActionsNeedRecentSignIn(t *testing.T) {
 	admin.login("boss@example.com", pw)
 	expect(t, admin.do("PUT", "/v1/admin/roles/editor", map[string]any{"permissions": []string{"notes:*"}}), http.StatusOK)
 	e.clock.Advance(11 * time.Minute)
-	for _, c := range []struct{ method, path string }{
-		{"PUT", "/v1/admin/roles/editor"}, {"DELETE", "/v1/admin/roles/editor"}, {"POST", "/v1/admin/keys/rotate"},
+	uid := e.browser("").signup("staff@example.com", pw)["user"].(map[string]any)["id"].(string)
+	for _, c := range []struct {
+		method, path string
+		body         any
+	}{
+		{"PUT", "/v1/admin/roles/editor", map[string]any{"permissions": []string{"notes:read"}}},
+		{"DELETE", "/v1/admin/roles/editor", nil},
+		{"POST", "/v1/admin/keys/rotate", nil},
+		{"PATCH", "/v1/admin/users/" + uid, map[string]any{"roles": []string{"admin"}}},
+		{"POST", "/v1/admin/users", map[string]any{"email": "new@example.com", "password": pw, "roles": []string{"admin"}}},
 	} {
-		var body any
-		if c.method == "PUT" {
-			body = map[string]any{"permissions": []string{"notes:read"}}
-		}
+		body := c.body
 		r := admin.do(c.method, c.path, body)
 		expect(t, r, http.StatusUnauthorized)
 		if r.json(t)["type"] != "urn:gatehouse:problem:reauthentication_required" {
 			t.Fatalf("%s %s: %s", c.method, c.path, r.body)
 		}
+	}
+	if u, _ := e.srv.Service.User(ctx, uid); len(u.Roles) != 0 {
+		t.Fatalf("roles changed without re-authentication: %v", u.Roles)
 	}
 	expect(t, admin.do("POST", "/v1/reauth", map[string]string{"password": "wrong password"}), http.StatusUnauthorized)
 	expect(t, admin.do("POST", "/v1/reauth", map[string]string{"password": pw}), http.StatusOK)

@@ -45,9 +45,49 @@ const gh = (() => {
     }
     if (!res.ok) {
       const ra = parseInt(res.headers.get("Retry-After") || "", 10);
-      throw new APIError(res.status, data, Number.isFinite(ra) ? ra : 0);
+      const err = new APIError(res.status, data, Number.isFinite(ra) ? ra : 0);
+      // A sensitive action needs a recent password check: ask for it on
+      // pages that have the dialog, then try the action once more.
+      if (err.is("reauthentication_required") && path !== "/v1/reauth" && await reauthenticate()) {
+        return api(method, path, body);
+      }
+      throw err;
     }
     return data;
+  }
+
+  // reauthenticate shows the page's <dialog id="reauth">, sends the
+  // password to POST /v1/reauth, and resolves to true once it is accepted.
+  function reauthenticate() {
+    const dialog = document.getElementById("reauth");
+    if (!dialog || typeof dialog.showModal !== "function") return Promise.resolve(false);
+    const form = document.getElementById("reauth-form");
+    const input = document.getElementById("reauth-password");
+    const msg = document.getElementById("reauth-message");
+    return new Promise((resolve) => {
+      const submit = async (ev) => {
+        ev.preventDefault(); // never a real form post
+        if (ev.submitter && ev.submitter.value === "cancel") { dialog.close("cancel"); return; }
+        try {
+          await api("POST", "/v1/reauth", { password: input.value });
+          form.removeEventListener("submit", submit);
+          dialog.close("ok");
+        } catch (e) {
+          say(msg, e.status === 401 ? "That password is not right." : e.message, "error");
+          input.select();
+        }
+      };
+      form.addEventListener("submit", submit);
+      dialog.addEventListener("close", () => {
+        form.removeEventListener("submit", submit);
+        input.value = "";
+        say(msg, "");
+        resolve(dialog.returnValue === "ok");
+      }, { once: true });
+      dialog.returnValue = "";
+      dialog.showModal();
+      input.focus();
+    });
   }
 
   // setCSRF remembers the session's CSRF token and copies it into every
