@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -94,14 +95,17 @@ func parseForwarded(r *http.Request) (forwardedRequest, error) {
 	// slashes or backslashes, dot segments, empty segments.
 	lower := strings.ToLower(u.RawPath + u.EscapedPath())
 	p := u.Path
-	if strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c") || strings.Contains(p, "\\") ||
+	if strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c") || strings.Contains(p, "\\") || strings.ContainsAny(uri, ";#") ||
 		strings.Contains(p, "//") || strings.Contains(p+"/", "/./") || strings.Contains(p+"/", "/../") || strings.ContainsRune(p, 0) {
 		return f, apperr.New(apperr.Invalid, "The original path is ambiguous (encoded slash, backslash, dot or empty segment); refused.")
 	}
 	hostOnly := strings.ToLower(host)
-	if hh, _, ok := strings.Cut(hostOnly, ":"); ok && !strings.HasPrefix(hostOnly, "[") {
-		hostOnly = hh
+	if h, _, err := net.SplitHostPort(hostOnly); err == nil {
+		hostOnly = h // drops the port, and the brackets of an IPv6 literal
 	}
+	// "admin.example.com." names the same host as "admin.example.com":
+	// rules must see one spelling.
+	hostOnly = strings.TrimSuffix(hostOnly, ".")
 	if hostOnly == "" || strings.ContainsAny(hostOnly, "/ @") {
 		return f, apperr.New(apperr.Invalid, "The original host is missing or malformed.")
 	}

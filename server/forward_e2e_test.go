@@ -79,6 +79,9 @@ func TestForwardAuth(t *testing.T) {
 	// A bearer token works the same way.
 	p := tokenLogin(t, e.browser(""), "vic@example.com")
 	expect(t, anon.do("GET", "/v1/authz/forward", nil, traefik("GET", "notes.example.com", "/api/notes", bearer(p.Access)...)...), http.StatusOK)
+	// One spelling per host: a trailing dot or a port does not dodge a rule.
+	expect(t, b.do("GET", "/v1/authz/forward", nil, traefik("POST", "notes.example.com.", "/api/notes")...), http.StatusForbidden)
+	expect(t, b.do("GET", "/v1/authz/forward", nil, traefik("POST", "notes.example.com:443", "/api/notes")...), http.StatusForbidden)
 	// Default deny: a host no rule covers.
 	expect(t, b.do("GET", "/v1/authz/forward", nil, traefik("GET", "other.test", "/")...), http.StatusForbidden)
 
@@ -117,6 +120,8 @@ func TestForwardAuthRefusesBadHeaders(t *testing.T) {
 		"bad proto":            {"X-Forwarded-Method", "GET", "X-Forwarded-Proto", "gopher", "X-Forwarded-Host", "a.example.com", "X-Forwarded-Uri", "/public/x"},
 		"bad host":             traefik("GET", "user@a.example.com", "/public/x"),
 		"huge uri":             traefik("GET", "a.example.com", "/public/"+strings.Repeat("a", 9000)),
+		"matrix parameter":     traefik("GET", "a.example.com", "/public;x=1/../admin"),
+		"fragment":             traefik("GET", "a.example.com", "/admin#/public/"),
 	}
 	for name, h := range cases {
 		t.Run(name, func(t *testing.T) {
