@@ -101,7 +101,10 @@ func parseForwarded(r *http.Request) (forwardedRequest, error) {
 	}
 	hostOnly := strings.ToLower(host)
 	if h, _, err := net.SplitHostPort(hostOnly); err == nil {
-		hostOnly = h // drops the port, and the brackets of an IPv6 literal
+		hostOnly = h // drops the port
+		if strings.Contains(h, ":") {
+			hostOnly = "[" + h + "]" // an IPv6 literal keeps its brackets, with or without a port
+		}
 	}
 	// "admin.example.com." names the same host as "admin.example.com":
 	// rules must see one spelling.
