@@ -66,6 +66,33 @@ every flag can also be set as GATEHOUSE_<FLAG> (e.g. GATEHOUSE_STORE).
 Run "gatehouse COMMAND --help" for a command's flags.
 `
 
+// groupHelp is what "gatehouse GROUP --help" prints; each subcommand also
+// takes --help for its flags.
+var groupHelp = map[string]string{
+	"user": `Usage:
+  gatehouse user add EMAIL [--role R]...    create a user; the password is read from standard input
+  gatehouse user list [--json]              list users
+  gatehouse user set-roles USER [ROLE]...   replace a user's roles (their access tokens are revoked)
+  gatehouse user disable USER               disable a user and end every session
+  gatehouse user enable USER                enable a user again
+USER is a user ID or an email. "gatehouse user SUBCOMMAND --help" lists the flags.
+`,
+	"role": `Usage:
+  gatehouse role list [--json]                         list roles and their permissions
+  gatehouse role set NAME [PERMISSION]... [--description D]
+                                                       create or replace a role (permissions like notes:read, notes:*, *)
+  gatehouse role delete NAME                           delete a role
+`,
+	"sessions": `Usage:
+  gatehouse sessions list USER [--json]        list a user's live sessions
+  gatehouse sessions revoke USER [SESSION_ID]  end one session, or every session of the user
+`,
+	"keys": `Usage:
+  gatehouse keys list [--json]   list signing keys (signing, verifying, expired)
+  gatehouse keys rotate          make a new signing key current; the old one verifies until its tokens expire
+`,
+}
+
 // Main runs the command line and returns the process exit code.
 func Main(ctx context.Context, args []string, env Env) int {
 	if env.Getenv == nil {
@@ -100,6 +127,10 @@ func run(ctx context.Context, args []string, env Env) error {
 		return errUsage
 	}
 	cmd, rest := args[0], args[1:]
+	if groupHelp[cmd] != "" && len(rest) > 0 && (rest[0] == "-h" || rest[0] == "--help" || rest[0] == "-help" || rest[0] == "help") {
+		fmt.Fprint(env.Stdout, groupHelp[cmd])
+		return nil
+	}
 	switch cmd {
 	case "serve":
 		return serve(ctx, rest, env)

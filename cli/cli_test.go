@@ -140,6 +140,11 @@ func TestHelpAndVersion(t *testing.T) {
 			t.Errorf("serve --help does not document %s", flag)
 		}
 	}
+	for _, group := range []string{"user", "role", "sessions", "keys", "audit"} {
+		if r := run("", group, "--help"); r.code != 0 || !strings.Contains(r.stdout+r.stderr, "gatehouse "+group) {
+			t.Errorf("%s --help: %+v", group, r)
+		}
+	}
 	if r := run("", "version"); r.code != 0 || !strings.HasPrefix(r.stdout, "gatehouse ") {
 		t.Fatalf("version: %+v", r)
 	}
