@@ -27,6 +27,7 @@ const (
 	EventPasswordResetRequested = "password.reset_requested"
 	EventPasswordReset          = "password.reset"
 	EventReauth                 = "reauth"
+	EventEmailChanged           = "email.changed"
 	EventBindingMismatch        = "session.binding_mismatch"
 )
 

@@ -231,3 +231,29 @@ func boolStr(b bool) string {
 	}
 	return "false"
 }
+
+// ChangeEmail moves the caller's account to a new email address. It is a
+// sensitive action: it needs a recent password check.
+func (s *Service) ChangeEmail(ctx context.Context, p Principal, email string, c Client) (store.User, error) {
+	if err := s.RequireRecentAuth(p); err != nil {
+		return store.User{}, err
+	}
+	norm, err := NormalizeEmail(email)
+	if err != nil {
+		return store.User{}, err
+	}
+	old := p.User.Email
+	u, err := s.updateUser(ctx, p.User.ID, func(u *store.User) error {
+		u.Email = norm
+		return nil
+	})
+	if errors.Is(err, store.ErrAlreadyExists) {
+		return store.User{}, apperr.Wrap(apperr.Conflict, "Another account already uses this email.", err)
+	}
+	if err != nil {
+		return store.User{}, err
+	}
+	s.audit(ctx, store.AuditEvent{Type: EventEmailChanged, UserID: u.ID, SessionID: p.Session.ID, IP: c.IP,
+		Detail: map[string]string{"from": old, "to": norm}})
+	return u, nil
+}

@@ -123,6 +123,7 @@ func (a *API) Handler() http.Handler {
 	handleFunc("POST /v1/login", a.login)
 	handle("POST /v1/logout", a.authed(a.logout))
 	handle("GET /v1/me", a.authed(a.me))
+	handle("PATCH /v1/me", a.authed(a.patchMe))
 	handle("GET /v1/sessions", a.authed(a.listSessions))
 	handle("DELETE /v1/sessions/{id}", a.authed(a.revokeSession))
 	handle("DELETE /v1/sessions", a.authed(a.revokeOtherSessions))

@@ -610,3 +610,22 @@ func (a *API) recent(h func(http.ResponseWriter, *http.Request, caller)) func(ht
 		h(w, r, c)
 	}
 }
+
+type mePatchJSON struct {
+	Email string `json:"email"`
+}
+
+// patchMe changes the caller's email; it needs a recent password check.
+func (a *API) patchMe(w http.ResponseWriter, r *http.Request, c caller) {
+	var in mePatchJSON
+	if err := decodeJSON(w, r, &in); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	u, err := a.svc.ChangeEmail(r.Context(), c.Principal, in.Email, clientOf(r))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toUserJSON(u))
+}

@@ -176,3 +176,27 @@ func TestSessionBinding(t *testing.T) {
 		})
 	}
 }
+
+func TestChangeEmailNeedsRecentSignIn(t *testing.T) {
+	e := tokenEnv(t)
+	b := e.browser("")
+	b.signup("old@example.com", pw)
+	e.browser("").signup("taken@example.com", pw)
+	expect(t, b.do("PATCH", "/v1/me", map[string]string{"email": "not an email"}), http.StatusUnprocessableEntity)
+	expect(t, b.do("PATCH", "/v1/me", map[string]string{"email": "TAKEN@example.com"}), http.StatusConflict)
+	expect(t, b.do("PATCH", "/v1/me", map[string]string{"email": "new@example.com"}, "X-CSRF-Token", ""), http.StatusForbidden)
+	e.clock.Advance(11 * time.Minute)
+	r := b.do("PATCH", "/v1/me", map[string]string{"email": "new@example.com"})
+	expect(t, r, http.StatusUnauthorized)
+	if r.json(t)["type"] != "urn:gatehouse:problem:reauthentication_required" {
+		t.Fatalf("%s", r.body)
+	}
+	expect(t, b.do("POST", "/v1/reauth", map[string]string{"password": pw}), http.StatusOK)
+	r = b.do("PATCH", "/v1/me", map[string]string{"email": " New@Example.com "})
+	expect(t, r, http.StatusOK)
+	if r.json(t)["email"] != "new@example.com" {
+		t.Fatalf("%s", r.body)
+	}
+	e.browser("").login("new@example.com", pw)
+	expect(t, e.browser("").do("POST", "/v1/login", map[string]string{"email": "old@example.com", "password": pw}), http.StatusUnauthorized)
+}
