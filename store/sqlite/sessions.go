@@ -115,7 +115,11 @@ func (s *Store) SessionByTokenHash(ctx context.Context, tokenHash []byte) (store
 
 // SessionByID implements store.Sessions.
 func (s *Store) SessionByID(ctx context.Context, id string) (store.Session, error) {
-	return getSession(s.db.QueryRowContext(ctx, selectSession+" WHERE id = ?", id), fmt.Sprintf("%q", id))
+	st, err := s.sessionByID.get(ctx, s.db)
+	if err != nil {
+		return store.Session{}, fmt.Errorf("sqlite: session %q: %w", id, err)
+	}
+	return getSession(st.QueryRowContext(ctx, id), fmt.Sprintf("%q", id))
 }
 
 // ListUserSessions implements store.Sessions. Sessions created in the same

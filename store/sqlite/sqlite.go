@@ -46,6 +46,8 @@ type Store struct {
 	// The statements every authenticated request runs, prepared once
 	// (lazily, see prepare) rather than parsed on every call.
 	byTokenHash *lazyStmt
+	sessionByID *lazyStmt
+	userByID    *lazyStmt
 	touch       *lazyStmt
 }
 
@@ -82,6 +84,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		path:        path,
 		migrations:  migrations,
 		byTokenHash: &lazyStmt{query: selectSession + " WHERE token_hash = ?"},
+		sessionByID: &lazyStmt{query: selectSession + " WHERE id = ?"},
+		userByID:    &lazyStmt{query: selectUser + " WHERE id = ?"},
 		touch:       &lazyStmt{query: touchSession},
 	}
 	var mode string
@@ -137,7 +141,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes every connection; the last one to close checkpoints the WAL
 // into the main file.
 func (s *Store) Close() error {
-	return errors.Join(s.byTokenHash.close(), s.touch.close(), s.db.Close())
+	return errors.Join(s.byTokenHash.close(), s.sessionByID.close(), s.userByID.close(), s.touch.close(), s.db.Close())
 }
 
 // lazyStmt is a statement prepared on first use. Not at Open, because the

@@ -56,8 +56,20 @@ func (s *Store) getUser(ctx context.Context, q querier, what, where string, arg 
 }
 
 // UserByID implements store.Users.
+// It runs on every authenticated request, so its statement is prepared once.
 func (s *Store) UserByID(ctx context.Context, id string) (store.User, error) {
-	return s.getUser(ctx, s.db, fmt.Sprintf("%q", id), "id = ?", id)
+	st, err := s.userByID.get(ctx, s.db)
+	if err != nil {
+		return store.User{}, fmt.Errorf("sqlite: user %q: %w", id, err)
+	}
+	u, err := scanUser(st.QueryRowContext(ctx, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.User{}, fmt.Errorf("sqlite: user %q: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.User{}, fmt.Errorf("sqlite: user %q: %w", id, err)
+	}
+	return u, nil
 }
 
 // UserByEmail implements store.Users. The column's NOCASE collation makes
