@@ -109,7 +109,7 @@ func parseForwarded(r *http.Request) (forwardedRequest, error) {
 	// "admin.example.com." names the same host as "admin.example.com":
 	// rules must see one spelling.
 	hostOnly = strings.TrimSuffix(hostOnly, ".")
-	if hostOnly == "" || strings.ContainsAny(hostOnly, "/ @") {
+	if hostOnly == "" || strings.ContainsAny(hostOnly, "/ @") || (strings.Contains(hostOnly, ":") && !strings.HasPrefix(hostOnly, "[")) {
 		return f, apperr.New(apperr.Invalid, "The original host is missing or malformed.")
 	}
 	f.Request = authz.Request{Host: hostOnly, Method: method, Path: p}
