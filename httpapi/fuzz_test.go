@@ -242,8 +242,10 @@ func FuzzParseForwarded(f *testing.F) {
 		if uri == "" {
 			uri = origURI
 		}
-		if lower := strings.ToLower(uri); strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c") {
-			t.Fatalf("accepted URI %q with an encoded slash or backslash", uri)
+		// Only the path decides a rule; the query may hold anything.
+		rawPath, _, _ := strings.Cut(uri, "?")
+		if lower := strings.ToLower(rawPath); strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c") {
+			t.Fatalf("accepted URI %q with an encoded slash or backslash in its path", uri)
 		}
 		if u, err := url.ParseRequestURI(uri); err != nil || u.Path != p {
 			t.Fatalf("path %q is not the decoded path of %q", p, uri)
