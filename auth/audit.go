@@ -11,7 +11,6 @@ import (
 const (
 	EventSignInOK               = "signin.ok"
 	EventSignInFailed           = "signin.failed"
-	EventSignUp                 = "signup"
 	EventSignOut                = "signout"
 	EventSessionRevoked         = "session.revoked"
 	EventRefreshReuse           = "refresh.reuse"

@@ -173,7 +173,7 @@ func (s *Service) verifyOwnPassword(ctx context.Context, userID, pw string, c Cl
 	}
 	if err != nil || !ok {
 		s.recordFailure(ctx, acctKey, ipKey)
-		s.audit(ctx, store.AuditEvent{Type: EventSignInFailed, UserID: u.ID, IP: c.IP, Detail: map[string]string{"reason": "wrong password (re-authentication)"}})
+		s.audit(ctx, store.AuditEvent{Type: EventSignInFailed, UserID: u.ID, IP: c.IP, Detail: map[string]string{"reason": "wrong password (confirmation of a signed-in user)"}})
 		return apperr.New(apperr.Unauthenticated, "The password is incorrect.")
 	}
 	return nil

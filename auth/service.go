@@ -182,9 +182,6 @@ type Principal struct {
 	Claims token.Claims
 }
 
-// Actor is the principal as the audit log records it.
-func (p Principal) Actor() Actor { return Actor{UserID: p.User.ID, IP: p.Session.IP} }
-
 // IsAdmin reports whether the caller holds the admin role.
 func (p Principal) IsAdmin() bool { return slices.Contains(p.User.Roles, RoleAdmin) }
 
@@ -773,22 +770,10 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 	if current == "" || next == "" {
 		return apperr.New(apperr.Unprocessable, "Both the current and the new password are required.")
 	}
-	u, err := s.deps.Store.UserByID(ctx, p.User.ID)
-	if err != nil {
+	if err := s.verifyOwnPassword(ctx, p.User.ID, current, c); err != nil {
 		return err
 	}
-	acctKey, ipKey := "acct:"+u.Email, "ip:"+c.IP
-	if err := s.checkThrottle(ctx, acctKey, ipKey); err != nil {
-		return err
-	}
-	ok, _, err := s.deps.Hasher.Verify(ctx, current, u.PasswordHash)
-	if err != nil && errors.Is(err, password.ErrBusy) {
-		return s.hashError(err)
-	}
-	if err != nil || !ok {
-		s.recordFailure(ctx, acctKey, ipKey)
-		return apperr.New(apperr.Unauthenticated, "The current password is incorrect.")
-	}
+	u := p.User
 	if err := s.deps.Policy.Check(next); err != nil {
 		return apperr.Wrap(apperr.Unprocessable, err.Error(), err)
 	}

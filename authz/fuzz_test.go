@@ -4,6 +4,8 @@ package authz
 // (not authz_test) so they can compare Decide with Rule.matches.
 
 import (
+	"path"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -195,32 +197,23 @@ func FuzzMatchPath(f *testing.F) {
 				t.Fatalf("exact pattern %q on %q: %v", pattern, p, ok)
 			}
 		default:
-			if ok && literalSlashesRef(pattern) != strings.Count(p, "/") {
-				t.Fatalf("glob %q matched %q across a segment", pattern, p)
+			// Independent of matchPath's slash counting: where no class
+			// holds a "/" and nothing is escaped, a match must be a match
+			// segment by segment.
+			if ok && !strings.Contains(pattern, "\\") && !classWithSlash.MatchString(pattern) {
+				ps, ss := strings.Split(pattern, "/"), strings.Split(p, "/")
+				if len(ps) != len(ss) {
+					t.Fatalf("glob %q matched %q across a segment", pattern, p)
+				}
+				for i := range ps {
+					if m, err := path.Match(ps[i], ss[i]); err != nil || !m {
+						t.Fatalf("glob %q matched %q, but segment %q does not match %q", pattern, p, ss[i], ps[i])
+					}
+				}
 			}
 		}
 	})
 }
 
-// literalSlashesRef counts the slashes a path.Match pattern matches as
-// themselves: plain or escaped, not inside a character class. A path a
-// glob matches without crossing segments has exactly that many.
-func literalSlashesRef(pattern string) int {
-	n, inClass := 0, false
-	for i := 0; i < len(pattern); i++ {
-		switch c := pattern[i]; {
-		case c == '\\' && i+1 < len(pattern):
-			i++
-			if !inClass && pattern[i] == '/' {
-				n++
-			}
-		case c == '[' && !inClass:
-			inClass = true
-		case c == ']' && inClass:
-			inClass = false
-		case c == '/' && !inClass:
-			n++
-		}
-	}
-	return n
-}
+// classWithSlash finds a character class that contains a slash.
+var classWithSlash = regexp.MustCompile(`\[[^\]]*/`)

@@ -107,9 +107,6 @@ func New(cfg Config, svc *auth.Service, ready func(context.Context) map[string]e
 	return a, nil
 }
 
-// CookieName is the name of the session cookie.
-func (a *API) CookieName() string { return a.cookie }
-
 // Handler returns the whole HTTP surface with its middleware.
 func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
