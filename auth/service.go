@@ -55,6 +55,10 @@ type Config struct {
 	ResetTTL time.Duration
 	// Binding is the session-binding mode: off (default), loose, strict.
 	Binding string
+	// SessionCacheSize caps the sessions (with their users) this instance
+	// keeps in memory, kept coherent by the revocation feed; default
+	// 20,000; negative switches the cache off.
+	SessionCacheSize int
 
 	Now func() time.Time
 }
@@ -89,6 +93,9 @@ func (c *Config) fill() {
 	}
 	if c.ResetTTL <= 0 {
 		c.ResetTTL = 30 * time.Minute
+	}
+	if c.SessionCacheSize == 0 {
+		c.SessionCacheSize = 20_000
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -136,6 +143,7 @@ type Service struct {
 	verifier token.Verifier
 	roles    roleCache
 	verified verifiedCache
+	sessions sessionCache
 }
 
 // NewService returns a Service. It starts nothing; call Run for the sweeper.
@@ -149,7 +157,8 @@ func NewService(cfg Config, deps Deps) *Service {
 		deps.Revocations = revocation.NewSet(0)
 	}
 	return &Service{cfg: cfg, deps: deps, log: log,
-		verifier: token.Verifier{Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway}}
+		verifier: token.Verifier{Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway},
+		sessions: newSessionCache(cfg.SessionCacheSize)}
 }
 
 // Config returns the effective session rules.
@@ -189,7 +198,7 @@ var (
 	errBadCredentials = apperr.New(apperr.Unauthenticated, "Email or password is incorrect.")
 	errNoSession      = apperr.New(apperr.Unauthenticated, "You are not signed in, or your session has ended. Please sign in.")
 	errDisabled       = apperr.New(apperr.Forbidden, "This account is disabled. Contact an administrator.")
-	errBusy           = apperr.Retry(apperr.Unavailable, "The server is busy checking passwords; please try again in a moment.", 2*time.Second)
+	errBusy           = apperr.Retry(apperr.Busy, "The server is busy checking passwords; please try again in a moment.", 2*time.Second)
 )
 
 // CreateUser makes an account after checking the email and the password
@@ -405,20 +414,61 @@ func (s *Service) Authenticate(ctx context.Context, token string, c Client) (Pri
 	if !wellFormedToken(token) {
 		return Principal{}, errNoSession
 	}
-	sess, err := s.deps.Store.SessionByTokenHash(ctx, HashToken(token))
-	if errors.Is(err, store.ErrNotFound) {
-		return Principal{}, errNoSession
+	hash := HashToken(token)
+	now := s.now()
+	p, ok := s.fromCache(s.sessions.byTokenHash(hash), now)
+	if !ok {
+		generation := s.deps.Revocations.Generation()
+		sess, err := s.deps.Store.SessionByTokenHash(ctx, hash)
+		if errors.Is(err, store.ErrNotFound) {
+			return Principal{}, errNoSession
+		}
+		if err != nil {
+			return Principal{}, err
+		}
+		if p, err = s.resolve(ctx, sess, c, now, generation, errNoSession); err != nil {
+			return Principal{}, err
+		}
 	}
-	if err != nil {
+	if err := s.checkBinding(ctx, p.Session, c); err != nil {
 		return Principal{}, err
 	}
-	now := s.now()
+	return p, nil
+}
+
+// fromCache answers from a cached entry (e may be nil) when it may: ok is
+// false whenever the store must be asked instead — entry too old, touch
+// due, a deadline passed by the cached clock, a revocation or change
+// reported by the feed, or the feed stale. It never refuses by itself:
+// the store has the last word on every refusal.
+func (s *Service) fromCache(e *cachedSession, now time.Time) (Principal, bool) {
+	if e == nil {
+		return Principal{}, false
+	}
+	sess, u := e.sess, e.user
+	if now.Sub(e.loadedAt) >= sessionCacheTTL || now.Sub(sess.LastSeenAt) >= s.cfg.TouchInterval ||
+		sess.Expired(now) || u.Disabled {
+		return Principal{}, false
+	}
+	if err := s.deps.Revocations.CheckCached(now, sess.ID, u.ID, e.generation); err != nil {
+		if errors.Is(err, revocation.ErrRevoked) {
+			s.sessions.remove(e)
+		}
+		return Principal{}, false
+	}
+	return Principal{User: u, Session: sess}, true
+}
+
+// resolve finishes a lookup in the store: the session's deadlines, its
+// user and the idle clock; then caches the pair. generation is the
+// revocation list's generation read before the session was loaded.
+func (s *Service) resolve(ctx context.Context, sess store.Session, c Client, now time.Time, generation uint64, refusal error) (Principal, error) {
 	if sess.Expired(now) {
-		return Principal{}, errNoSession
+		return Principal{}, refusal
 	}
 	u, err := s.deps.Store.UserByID(ctx, sess.UserID)
 	if errors.Is(err, store.ErrNotFound) {
-		return Principal{}, errNoSession
+		return Principal{}, refusal
 	}
 	if err != nil {
 		return Principal{}, err
@@ -426,10 +476,9 @@ func (s *Service) Authenticate(ctx context.Context, token string, c Client) (Pri
 	if u.Disabled {
 		return Principal{}, errDisabled
 	}
-	if err := s.checkBinding(ctx, sess, c); err != nil {
-		return Principal{}, err
-	}
-	return s.touch(ctx, u, sess, c, now), nil
+	p := s.touch(ctx, u, sess, c, now)
+	s.sessions.put(p.Session, p.User, generation, now)
+	return p, nil
 }
 
 // touch renews the session's idle clock when LastSeenAt is older than
@@ -692,7 +741,28 @@ func (s *Service) updateUser(ctx context.Context, userID string, fn func(u *stor
 	if errors.Is(err, store.ErrNotFound) {
 		return store.User{}, apperr.Wrap(apperr.NotFound, "No such user.", err)
 	}
-	return u, err
+	if err != nil {
+		return store.User{}, err
+	}
+	return u, s.invalidate(ctx, store.UserChanged, userID)
+}
+
+// invalidate tells every instance (this one at once) that a user or
+// session record changed, so that their session caches reread it. The
+// change itself is already stored: when the announcement fails, the
+// caller gets a 503 to retry, and other instances catch up within
+// sessionCacheTTL at worst.
+func (s *Service) invalidate(ctx context.Context, kind, key string) error {
+	now := s.now()
+	entry := []store.Revocation{{Kind: kind, Key: key, ExpiresAt: now.Add(invalidationLifetime), CreatedAt: now}}
+	written, err := s.deps.Store.AddRevocations(ctx, entry)
+	if err != nil {
+		s.log.ErrorContext(ctx, "change saved but not announced to other instances", "kind", kind, "key", key, "err", err)
+		s.deps.Revocations.Apply(now, entry)
+		return apperr.Wrap(apperr.Unavailable, "The change was saved, but not every server could be told yet; please try again.", err)
+	}
+	s.deps.Revocations.Apply(now, written)
+	return nil
 }
 
 // SweepExpired deletes the sessions that have expired by now.

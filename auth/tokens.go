@@ -229,24 +229,21 @@ func (s *Service) AuthenticateBearer(ctx context.Context, tok string, cl Client)
 	if err != nil {
 		return Principal{}, err
 	}
-	sess, err := s.deps.Store.SessionByID(ctx, c.SessionID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && (sess.UserID != c.Subject || sess.Expired(s.now()))) {
-		return Principal{}, errBadToken
+	now := s.now()
+	p, ok := s.fromCache(s.sessions.bySessionID(c.SessionID), now)
+	if !ok || p.Session.UserID != c.Subject {
+		generation := s.deps.Revocations.Generation()
+		sess, err := s.deps.Store.SessionByID(ctx, c.SessionID)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && sess.UserID != c.Subject) {
+			return Principal{}, errBadToken
+		}
+		if err != nil {
+			return Principal{}, err
+		}
+		if p, err = s.resolve(ctx, sess, cl, now, generation, errBadToken); err != nil {
+			return Principal{}, err
+		}
 	}
-	if err != nil {
-		return Principal{}, err
-	}
-	u, err := s.deps.Store.UserByID(ctx, c.Subject)
-	if errors.Is(err, store.ErrNotFound) {
-		return Principal{}, errBadToken
-	}
-	if err != nil {
-		return Principal{}, err
-	}
-	if u.Disabled {
-		return Principal{}, errDisabled
-	}
-	p := s.touch(ctx, u, sess, cl, s.now())
 	p.Bearer, p.Claims = true, c
 	return p, nil
 }

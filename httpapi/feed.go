@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/apperr"
+	"github.com/gatehouse/gatehouse/store"
 )
 
 // maxFeedWait bounds a long poll of the revocation feed.
@@ -66,8 +67,11 @@ func (a *API) revocationFeed(w http.ResponseWriter, r *http.Request) {
 			out := make([]feedEntry, 0, len(entries))
 			last := after
 			for _, e := range entries {
-				out = append(out, feedEntry{Seq: e.Seq, Kind: e.Kind, Key: e.Key, NotBefore: e.NotBefore, ExpiresAt: e.ExpiresAt})
 				last = max(last, e.Seq)
+				if store.IsInvalidation(e.Kind) {
+					continue // gatehouse's own cache upkeep, nothing to refuse
+				}
+				out = append(out, feedEntry{Seq: e.Seq, Kind: e.Kind, Key: e.Key, NotBefore: e.NotBefore, ExpiresAt: e.ExpiresAt})
 			}
 			writeJSON(w, http.StatusOK, map[string]any{"seq": last, "entries": out})
 			return

@@ -25,14 +25,24 @@ type Set struct {
 	sessions map[string]time.Time // sid -> entry expiry
 	tokens   map[string]time.Time // jti -> entry expiry
 	users    map[string]userEntry // user ID -> not-before
-	lastSeq  int64
-	syncedAt time.Time // last successful sync with the store
-	maxStale time.Duration
-	changed  chan struct{} // closed and replaced on every Apply with entries
+	// Invalidation marks: the generation at which a user or session
+	// record last changed, for in-memory caches of those records.
+	userMarks    map[string]mark
+	sessionMarks map[string]mark
+	generation   uint64 // bumped whenever a mark is set
+	lastSeq      int64
+	syncedAt     time.Time // last successful sync with the store
+	maxStale     time.Duration
+	changed      chan struct{} // closed and replaced on every Apply with entries
 }
 
 type userEntry struct {
 	notBefore, expires time.Time
+}
+
+type mark struct {
+	generation uint64
+	expires    time.Time
 }
 
 // NewSet returns an empty list that refuses every token (ErrStale) when it
@@ -40,11 +50,13 @@ type userEntry struct {
 // (single-process use without a feed).
 func NewSet(maxStale time.Duration) *Set {
 	return &Set{
-		sessions: map[string]time.Time{},
-		tokens:   map[string]time.Time{},
-		users:    map[string]userEntry{},
-		maxStale: maxStale,
-		changed:  make(chan struct{}),
+		sessions:     map[string]time.Time{},
+		tokens:       map[string]time.Time{},
+		users:        map[string]userEntry{},
+		userMarks:    map[string]mark{},
+		sessionMarks: map[string]mark{},
+		maxStale:     maxStale,
+		changed:      make(chan struct{}),
 	}
 }
 
@@ -91,8 +103,18 @@ func (s *Set) apply(now time.Time, rs []store.Revocation, advance bool) {
 		case store.RevokeUser:
 			e := s.users[r.Key]
 			s.users[r.Key] = userEntry{notBefore: later(e.notBefore, r.NotBefore), expires: later(e.expires, r.ExpiresAt)}
+			s.setMark(s.userMarks, r.Key, r.ExpiresAt)
+		case store.UserChanged:
+			s.setMark(s.userMarks, r.Key, r.ExpiresAt)
+		case store.SessionChanged:
+			s.setMark(s.sessionMarks, r.Key, r.ExpiresAt)
 		}
 	}
+}
+
+func (s *Set) setMark(m map[string]mark, key string, expires time.Time) {
+	s.generation++
+	m[key] = mark{generation: s.generation, expires: later(m[key].expires, expires)}
 }
 
 func later(a, b time.Time) time.Time {
@@ -124,6 +146,43 @@ func (s *Set) Check(now time.Time, sid, jti, userID string, issuedAt time.Time) 
 	return nil
 }
 
+// Generation is the current invalidation generation. A cache reads it
+// before it loads a record from the store and hands it to CheckCached
+// with every later use of that record: a change applied in between (or
+// since) makes the record stale.
+func (s *Set) Generation() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.generation
+}
+
+// ErrChanged means a cached record is older than a change the feed
+// reported: reread it from the store.
+var ErrChanged = errors.New("revocation: cached record changed since it was loaded")
+
+// CheckCached reports whether an in-memory copy of session sid and its
+// user userID, loaded when the generation was loadedAt, may still be
+// used: nil; ErrRevoked when the session was revoked; ErrChanged when
+// either record changed since; ErrStale when the list cannot be trusted
+// (then only the store can answer).
+func (s *Set) CheckCached(now time.Time, sid, userID string, loadedAt uint64) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.maxStale > 0 && now.Sub(s.syncedAt) > s.maxStale {
+		return ErrStale
+	}
+	if exp, ok := s.sessions[sid]; ok && now.Before(exp) {
+		return ErrRevoked
+	}
+	if m, ok := s.userMarks[userID]; ok && m.generation > loadedAt {
+		return ErrChanged
+	}
+	if m, ok := s.sessionMarks[sid]; ok && m.generation > loadedAt {
+		return ErrChanged
+	}
+	return nil
+}
+
 // ErrRevoked means the token's session, the token itself, or every token of
 // its user issued before a time, was revoked.
 var ErrRevoked = errors.New("revocation: token revoked")
@@ -145,6 +204,13 @@ func (s *Set) Prune(now time.Time) {
 	for k, e := range s.users {
 		if !now.Before(e.expires) {
 			delete(s.users, k)
+		}
+	}
+	for _, marks := range []map[string]mark{s.userMarks, s.sessionMarks} {
+		for k, m := range marks {
+			if !now.Before(m.expires) {
+				delete(marks, k)
+			}
 		}
 	}
 }

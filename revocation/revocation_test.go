@@ -100,3 +100,49 @@ func TestFeedSyncsIncrementallyAndRecovers(t *testing.T) {
 		t.Fatalf("after recovery: %v", err)
 	}
 }
+
+// Invalidation marks make cached records loaded before them stale, leave
+// those loaded after alone, revoke no token, and are pruned at expiry.
+func TestCheckCached(t *testing.T) {
+	s := revocation.NewSet(0)
+	loaded := s.Generation()
+	s.Apply(t0, []store.Revocation{
+		{Seq: 1, Kind: store.UserChanged, Key: "usr_a", ExpiresAt: t0.Add(5 * time.Minute)},
+		{Seq: 2, Kind: store.SessionChanged, Key: "ses_b", ExpiresAt: t0.Add(5 * time.Minute)},
+		{Seq: 3, Kind: store.RevokeSession, Key: "ses_c", ExpiresAt: t0.Add(10 * time.Minute)},
+	})
+	after := s.Generation()
+	if after == loaded {
+		t.Fatal("generation did not move on invalidations")
+	}
+	cases := []struct {
+		sid, user string
+		gen       uint64
+		want      error
+	}{
+		{"ses_x", "usr_a", loaded, revocation.ErrChanged},
+		{"ses_x", "usr_a", after, nil},
+		{"ses_b", "usr_x", loaded, revocation.ErrChanged},
+		{"ses_b", "usr_x", after, nil},
+		{"ses_c", "usr_x", after, revocation.ErrRevoked},
+		{"ses_x", "usr_x", loaded, nil},
+	}
+	for _, c := range cases {
+		if err := s.CheckCached(t0, c.sid, c.user, c.gen); !errors.Is(err, c.want) {
+			t.Errorf("CheckCached(%s, %s, gen %d) = %v, want %v", c.sid, c.user, c.gen, err, c.want)
+		}
+	}
+	// Invalidations revoke nothing.
+	if err := s.Check(t0, "ses_b", "j", "usr_a", t0.Add(-time.Hour)); err != nil {
+		t.Errorf("an invalidation revoked a token: %v", err)
+	}
+	s.Prune(t0.Add(6 * time.Minute))
+	if err := s.CheckCached(t0.Add(6*time.Minute), "ses_x", "usr_a", loaded); err != nil {
+		t.Errorf("mark not pruned after its expiry: %v", err)
+	}
+	// A stale list answers ErrStale: the cache must ask the store.
+	stale := revocation.NewSet(time.Second)
+	if err := stale.CheckCached(t0, "ses_x", "usr_x", 0); !errors.Is(err, revocation.ErrStale) {
+		t.Errorf("stale list: %v, want ErrStale", err)
+	}
+}

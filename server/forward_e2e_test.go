@@ -196,6 +196,18 @@ func TestRevocationFeedLongPoll(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("long poll did not wake on logout")
 	}
+	// Cache invalidations (here: an email change) move the feed's seq on
+	// but never reach its clients, which know only revocation kinds.
+	r = e.browser("").do("GET", "/v1/revocations?after=0", nil, bearer(feedToken)...)
+	before := int64(r.json(t)["seq"].(float64))
+	b2 := e.browser("")
+	b2.signup("wes2@example.com", pw)
+	expect(t, b2.do("PATCH", "/v1/me", map[string]any{"email": "wes3@example.com"}), http.StatusOK)
+	r = e.browser("").do("GET", "/v1/revocations?after="+strconv.FormatInt(before, 10), nil, bearer(feedToken)...)
+	expect(t, r, http.StatusOK)
+	if seq := int64(r.json(t)["seq"].(float64)); seq <= before || len(r.json(t)["entries"].([]any)) != 0 {
+		t.Fatalf("after an email change the feed said %s (want an advanced seq and no entries)", r.body)
+	}
 	// The feed is off without a token configured.
 	expect(t, tokenEnv(t).browser("").do("GET", "/v1/revocations", nil, bearer(feedToken)...), http.StatusNotFound)
 }

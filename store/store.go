@@ -167,7 +167,16 @@ const (
 	RevokeSession = "sid"  // every token of the session Key
 	RevokeToken   = "jti"  // the one token whose jti is Key
 	RevokeUser    = "user" // every token of user Key issued before NotBefore
+
+	// Invalidations travel on the same list but revoke nothing: they tell
+	// every instance that a record it may hold in memory changed, so it
+	// rereads it. They never leave gatehouse (the HTTP feed drops them).
+	UserChanged    = "user-changed"    // the user record Key changed
+	SessionChanged = "session-changed" // the session record Key changed
 )
+
+// IsInvalidation reports whether kind is an invalidation, not a revocation.
+func IsInvalidation(kind string) bool { return kind == UserChanged || kind == SessionChanged }
 
 // Revocation is an entry of the revocation list: tokens it covers must be
 // refused until ExpiresAt, after which none of them can be valid anyway.

@@ -114,6 +114,9 @@ func testAddRevocations(t *testing.T, s store.Store) {
 		{Seq: 1, Kind: store.RevokeToken, Key: newID(t, "jti"), ExpiresAt: now.Add(15 * time.Minute), CreatedAt: now.Add(time.Microsecond)},
 		{Kind: store.RevokeUser, Key: newID(t, "user"), NotBefore: now.Add(-time.Minute + 123*time.Microsecond),
 			ExpiresAt: now.Add(2 * time.Hour), CreatedAt: now.Add(time.Second)},
+		// Cache invalidations travel on the same list.
+		{Kind: store.UserChanged, Key: newID(t, "user"), ExpiresAt: now.Add(5 * time.Minute), CreatedAt: now},
+		{Kind: store.SessionChanged, Key: newID(t, "sess"), ExpiresAt: now.Add(5 * time.Minute), CreatedAt: now},
 	}
 	out := addRevocations(t, s, in...)
 	checkSeqsIncrease(t, mark, out...)
@@ -127,7 +130,8 @@ func testAddRevocations(t *testing.T, s store.Store) {
 	// What comes back reads back, Seq included.
 	checkRevocationsSince(t, s, mark, now, out...)
 	checkRevocationsSince(t, s, out[0].Seq, now, out[1:]...)
-	checkRevocationsSince(t, s, out[2].Seq, now)
+	checkRevocationsSince(t, s, out[2].Seq, now, out[3:]...)
+	checkRevocationsSince(t, s, out[4].Seq, now)
 
 	// An empty batch adds nothing and takes no error.
 	if got, err := s.AddRevocations(t.Context(), nil); err != nil || len(got) != 0 {
