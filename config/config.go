@@ -105,6 +105,9 @@ type Session struct {
 	// Binding ties a session to its browser family and network: off,
 	// loose (same /24 or /64) or strict (same address).
 	Binding string `yaml:"binding"`
+	// CacheSize caps the sessions each instance keeps in memory (kept
+	// coherent by the revocation feed); 0 switches the cache off.
+	CacheSize int `yaml:"cache_size"`
 }
 
 // Mail configures outgoing mail (password-reset links).
@@ -149,6 +152,7 @@ func Default() Config {
 			SweepInterval:    5 * time.Minute,
 			ReauthWindow:     10 * time.Minute,
 			Binding:          "off",
+			CacheSize:        20000,
 		},
 		Mail:      Mail{From: "gatehouse@localhost", ResetTTL: 30 * time.Minute},
 		Password:  Password{MemoryKiB: 19456, Iterations: 2, Parallelism: 1, QueueTimeout: 2 * time.Second},
@@ -221,6 +225,7 @@ func Flags(fs *flag.FlagSet, cfg *Config, serve bool) *Binding {
 	fs.DurationVar(&cfg.Session.TouchInterval, "session-touch-interval", cfg.Session.TouchInterval, "write last-seen at most this often")
 	fs.DurationVar(&cfg.Session.ReauthWindow, "reauth-window", cfg.Session.ReauthWindow, "sensitive actions need a password check this recent")
 	fs.StringVar(&cfg.Session.Binding, "session-binding", cfg.Session.Binding, "bind sessions to browser and network: off, loose or strict")
+	fs.IntVar(&cfg.Session.CacheSize, "session-cache-size", cfg.Session.CacheSize, "sessions kept in memory, coherent through the revocation feed (0 = off)")
 	fs.StringVar(&cfg.Mail.SMTP, "mail-smtp", cfg.Mail.SMTP, "SMTP `URL` for reset mails (smtp://user:pass@host:587); empty logs them (development only)")
 	fs.StringVar(&cfg.Mail.From, "mail-from", cfg.Mail.From, "From `address` of mails")
 	fs.DurationVar(&cfg.Mail.ResetTTL, "password-reset-ttl", cfg.Mail.ResetTTL, "how long a password-reset link works")
@@ -321,6 +326,7 @@ func (c *Config) Validate() error {
 	check(c.Session.TouchInterval > 0, "session-touch-interval must be positive")
 	check(c.Session.SweepInterval > 0, "session-sweep-interval must be positive")
 	check(c.Session.ReauthWindow > 0, "reauth-window must be positive")
+	check(c.Session.CacheSize >= 0 && c.Session.CacheSize <= 10_000_000, "session-cache-size must be from 0 (off) to 10000000")
 	check(c.Session.Binding == "off" || c.Session.Binding == "loose" || c.Session.Binding == "strict", "session-binding must be off, loose or strict, not %q", c.Session.Binding)
 	check(c.Mail.ResetTTL >= time.Minute && c.Mail.ResetTTL <= 24*time.Hour, "password-reset-ttl must be from 1m to 24h")
 	check(c.Password.MemoryKiB >= 8 && c.Password.MemoryKiB <= 262144, "password-memory-kib must be from 8 to 262144 (256 MiB)")

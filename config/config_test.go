@@ -81,6 +81,7 @@ func TestRefusals(t *testing.T) {
 		{"missing file", []string{"--config", "/nonexistent/gatehouse.yaml"}, nil, "", "config file"},
 		{"bad env duration", nil, map[string]string{"GATEHOUSE_SESSION_IDLE_TIMEOUT": "soon"}, "", "GATEHOUSE_SESSION_IDLE_TIMEOUT"},
 		{"negative timeout", []string{"--session-idle-timeout", "-1h"}, nil, "", "session-idle-timeout must be positive"},
+		{"negative session cache", []string{"--session-cache-size", "-1"}, nil, "", "session-cache-size must be from 0"},
 		{"bad log format", []string{"--log-format", "xml"}, nil, "", "log-format"},
 		{"huge argon memory", []string{"--password-memory-kib", "99999999"}, nil, "", "password-memory-kib"},
 		{"unknown flag", []string{"--nope"}, nil, "", "not defined"},

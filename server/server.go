@@ -212,6 +212,7 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Core, error) {
 		ReauthWindow:     cfg.Session.ReauthWindow,
 		ResetTTL:         cfg.Mail.ResetTTL,
 		Binding:          cfg.Session.Binding,
+		SessionCacheSize: cacheSize(cfg.Session.CacheSize),
 		Now:              now,
 	}, auth.Deps{
 		Store:          st,
@@ -345,4 +346,13 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	return nil
+}
+
+// cacheSize maps the configured session cache size (0 = off) to
+// auth.Config's (negative = off, 0 = default).
+func cacheSize(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
