@@ -25,9 +25,10 @@ const (
 	Conflict        Code = "conflict"                  // 409: duplicate
 	TooLarge        Code = "too_large"                 // 413
 	UnsupportedType Code = "unsupported_type"          // 415
-	TooManyRequests Code = "too_many_requests"
-	Unavailable     Code = "unavailable" // 503: overloaded or a dependency is down
-	Internal        Code = "internal"    // 500: a bug or an outage; message is generic
+	TooManyRequests Code = "too_many_requests"         // 429: sign-in backoff after repeated failures
+	Busy            Code = "busy"                      // 429: the password-hashing pool is full; retry after Retry-After
+	Unavailable     Code = "unavailable"               // 503: a dependency is down
+	Internal        Code = "internal"                  // 500: a bug or an outage; message is generic
 )
 
 // Error is an error with a code and a message meant for people.

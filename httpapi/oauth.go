@@ -25,7 +25,7 @@ func (a *API) writeOAuthError(w http.ResponseWriter, r *http.Request, err error)
 	code, status := e.OAuth, http.StatusBadRequest
 	switch {
 	case code != "":
-	case e.Code == apperr.Unavailable:
+	case e.Code == apperr.Unavailable, e.Code == apperr.Busy:
 		code, status = "temporarily_unavailable", http.StatusServiceUnavailable
 	case e.Code == apperr.Internal:
 		code, status = "server_error", http.StatusInternalServerError

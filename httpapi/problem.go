@@ -26,6 +26,7 @@ var statusOf = map[apperr.Code]int{
 	apperr.TooLarge:        http.StatusRequestEntityTooLarge,
 	apperr.UnsupportedType: http.StatusUnsupportedMediaType,
 	apperr.TooManyRequests: http.StatusTooManyRequests,
+	apperr.Busy:            http.StatusTooManyRequests,
 	apperr.Unavailable:     http.StatusServiceUnavailable,
 	apperr.Internal:        http.StatusInternalServerError,
 }

@@ -26,15 +26,22 @@ import (
 )
 
 // ErrBusy is returned, without any hashing done, when the hasher is
-// saturated: no slot freed up within QueueTimeout, the wait queue was full,
-// or the caller's context ended while waiting. HTTP handlers should answer
-// 503 Service Unavailable with a Retry-After header.
+// saturated: the wait queue was full, the queue ahead of the caller would
+// take longer than QueueTimeout to drain, no slot freed up within
+// QueueTimeout after all, or the caller's context ended while waiting.
+// HTTP handlers answer 429 Too Many Requests with a Retry-After header.
 var ErrBusy = errors.New("password: hasher busy, try again later")
 
 // maxBcryptCost bounds the bcrypt work factor accepted from a stored hash.
 // Cost 31 would take days; 14 is about a second and above what real
 // deployments use.
 const maxBcryptCost = 14
+
+// DefaultQueuePerSlot is the default MaxQueue per MaxConcurrent slot. At
+// about 27 ms per hash with DefaultParams, a slot serves about 74 callers in
+// the default 2 s QueueTimeout, so 64 per slot lets a burst of sign-ins wait
+// its turn rather than be refused while it could still be served in time.
+const DefaultQueuePerSlot = 64
 
 // Config configures a Hasher. Zero values select the defaults.
 type Config struct {
@@ -45,8 +52,16 @@ type Config struct {
 	// runtime.GOMAXPROCS(0).
 	MaxConcurrent int
 	// MaxQueue is how many callers may wait for a slot beyond the running
-	// ones; more are refused with ErrBusy at once. Default
-	// 4*MaxConcurrent; a negative value means no waiting at all.
+	// ones; more are refused with ErrBusy at once. A waiting caller holds
+	// a goroutine and its request, not hashing memory, so the default is
+	// generous: 64*MaxConcurrent. A negative value means no waiting at all.
+	//
+	// Within that bound, a caller is also refused at once when the callers
+	// ahead of it would keep it waiting longer than QueueTimeout, judged
+	// from a moving average of recent hash times: it would only time out
+	// later, having held its connection for nothing. So the queue that is
+	// actually used is about MaxConcurrent*QueueTimeout/(time per hash)
+	// long, whatever the parameters and the machine.
 	MaxQueue int
 	// QueueTimeout is the longest a caller waits for a slot before
 	// ErrBusy. Default 2s.
@@ -66,6 +81,10 @@ type Stats struct {
 	// WaitTime is the cumulative time callers spent queued, whether they
 	// were then admitted or rejected.
 	WaitTime time.Duration
+	// HoldTime is the moving average of how long a caller holds a slot,
+	// i.e. the time per hash under the current load; zero until the first
+	// hash ends.
+	HoldTime time.Duration
 }
 
 // Hasher hashes and verifies passwords through a bounded pool. It is safe
@@ -80,6 +99,10 @@ type Hasher struct {
 	running, waiting   atomic.Int64
 	admitted, rejected atomic.Uint64
 	waitNanos          atomic.Int64
+	// holdNanos is an exponentially weighted moving average of slot hold
+	// times, which acquire uses to refuse at once a caller that could not
+	// get a slot within queueTimeout.
+	holdNanos atomic.Int64
 
 	// dummySalt feeds VerifyDummy; random per Hasher so the dummy result
 	// cannot be precomputed, though nothing depends on that.
@@ -116,7 +139,7 @@ func NewHasher(cfg Config) *Hasher {
 	}
 	switch {
 	case cfg.MaxQueue == 0:
-		cfg.MaxQueue = 4 * cfg.MaxConcurrent
+		cfg.MaxQueue = DefaultQueuePerSlot * cfg.MaxConcurrent
 	case cfg.MaxQueue < 0:
 		cfg.MaxQueue = 0
 	}
@@ -145,10 +168,11 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	}
 	salt := make([]byte, h.params.SaltLength)
 	rand.Read(salt)
-	if err := h.acquire(ctx); err != nil {
+	start, err := h.acquire(ctx)
+	if err != nil {
 		return "", err
 	}
-	defer h.release()
+	defer h.release(start)
 	key := argonKey(normalize(password), salt, h.params)
 	return encodePHC(h.params, salt, key), nil
 }
@@ -170,10 +194,11 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, need
 	if err != nil {
 		return false, false, err
 	}
-	if err := h.acquire(ctx); err != nil {
+	start, err := h.acquire(ctx)
+	if err != nil {
 		return false, false, err
 	}
-	defer h.release()
+	defer h.release(start)
 	key := argonKey(normalize(password), stored.salt, stored.params)
 	if subtle.ConstantTimeCompare(key, stored.key) != 1 {
 		return false, false, nil
@@ -190,10 +215,11 @@ func (h *Hasher) VerifyDummy(ctx context.Context, password string) error {
 	if err := h.params.Validate(); err != nil {
 		return err
 	}
-	if err := h.acquire(ctx); err != nil {
+	start, err := h.acquire(ctx)
+	if err != nil {
 		return err
 	}
-	defer h.release()
+	defer h.release(start)
 	key := argonKey(normalize(password), h.dummySalt[:h.params.SaltLength], h.params)
 	// Compare against a key that cannot match, as Verify would compare
 	// against the stored one.
@@ -209,6 +235,7 @@ func (h *Hasher) Stats() Stats {
 		Admitted: h.admitted.Load(),
 		Rejected: h.rejected.Load(),
 		WaitTime: time.Duration(h.waitNanos.Load()),
+		HoldTime: time.Duration(h.holdNanos.Load()),
 	}
 }
 
@@ -224,10 +251,11 @@ func (h *Hasher) verifyBcrypt(ctx context.Context, password, encoded string) (ok
 	if cost > maxBcryptCost {
 		return false, false, fmt.Errorf("%w: bcrypt cost %d above %d", ErrInvalidHash, cost, maxBcryptCost)
 	}
-	if err := h.acquire(ctx); err != nil {
+	start, err := h.acquire(ctx)
+	if err != nil {
 		return false, false, err
 	}
-	defer h.release()
+	defer h.release(start)
 	candidates := []string{normalize(password)}
 	if candidates[0] != password {
 		candidates = append(candidates, password)
@@ -255,22 +283,24 @@ func isBcrypt(s string) bool {
 }
 
 // acquire takes a pool slot, waiting at most queueTimeout and only if the
-// queue has room. Every failure is ErrBusy so callers need one check.
-func (h *Hasher) acquire(ctx context.Context) error {
+// queue has room and is short enough to be served in that time. It returns
+// when the slot was taken, for release. Every failure is ErrBusy so callers
+// need one check.
+func (h *Hasher) acquire(ctx context.Context) (time.Time, error) {
 	if err := ctx.Err(); err != nil {
 		h.rejected.Add(1)
-		return fmt.Errorf("%w: %w", ErrBusy, err)
+		return time.Time{}, fmt.Errorf("%w: %w", ErrBusy, err)
 	}
 	select {
 	case h.slots <- struct{}{}:
-		h.admit()
-		return nil
+		return h.admit(), nil
 	default:
 	}
-	if h.waiting.Add(1) > int64(h.maxQueue) {
+	pos := h.waiting.Add(1)
+	if pos > int64(h.maxQueue) || h.expectedWait(pos) > h.queueTimeout {
 		h.waiting.Add(-1)
 		h.rejected.Add(1)
-		return ErrBusy
+		return time.Time{}, ErrBusy
 	}
 	start := time.Now()
 	timer := time.NewTimer(h.queueTimeout)
@@ -287,21 +317,45 @@ func (h *Hasher) acquire(ctx context.Context) error {
 	h.waitNanos.Add(int64(time.Since(start)))
 	if err != nil {
 		h.rejected.Add(1)
-		return err
+		return time.Time{}, err
 	}
-	h.admit()
-	return nil
+	return h.admit(), nil
 }
 
-func (h *Hasher) admit() {
+// expectedWait estimates how long the caller at queue position pos (from
+// 1) waits for a slot: pos slots must free up, cap(slots) at a time, each
+// after about one average hold. Waiters are served in order, as a channel
+// wakes blocked senders first in, first out. Before any hash has ended
+// there is no estimate and only MaxQueue bounds the queue.
+func (h *Hasher) expectedWait(pos int64) time.Duration {
+	return time.Duration(pos * h.holdNanos.Load() / int64(cap(h.slots)))
+}
+
+func (h *Hasher) admit() time.Time {
 	h.running.Add(1)
 	h.admitted.Add(1)
+	start := time.Now()
 	if h.beforeWork != nil {
 		h.beforeWork()
 	}
+	return start
 }
 
-func (h *Hasher) release() {
+// release frees the slot taken at start and folds the hold time into the
+// moving average (weight 1/8: a few dozen hashes to follow a change of
+// load or parameters, without jumping at one slow hash).
+func (h *Hasher) release(start time.Time) {
+	d := int64(time.Since(start))
+	for {
+		old := h.holdNanos.Load()
+		next := d
+		if old != 0 {
+			next = old + (d-old)/8
+		}
+		if h.holdNanos.CompareAndSwap(old, next) {
+			break
+		}
+	}
 	h.running.Add(-1)
 	<-h.slots
 }

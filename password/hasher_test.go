@@ -383,8 +383,8 @@ func TestConfigDefaults(t *testing.T) {
 	if h.params.Iterations != 2 || h.params.Parallelism != 1 || h.params.SaltLength != 16 || h.params.KeyLength != 32 || h.params.Memory != 64 {
 		t.Errorf("params = %+v, want zero fields filled from DefaultParams", h.params)
 	}
-	if cap(h.slots) != 3 || h.maxQueue != 12 || h.queueTimeout != 2*time.Second {
-		t.Errorf("pool = %d slots, queue %d, timeout %v; want 3, 12, 2s", cap(h.slots), h.maxQueue, h.queueTimeout)
+	if cap(h.slots) != 3 || h.maxQueue != 3*DefaultQueuePerSlot || h.queueTimeout != 2*time.Second {
+		t.Errorf("pool = %d slots, queue %d, timeout %v; want 3, %d, 2s", cap(h.slots), h.maxQueue, h.queueTimeout, 3*DefaultQueuePerSlot)
 	}
 	if h := NewHasher(Config{MaxConcurrent: 1, MaxQueue: -1}); h.maxQueue != 0 {
 		t.Errorf("MaxQueue -1 gave queue %d, want 0", h.maxQueue)
@@ -485,6 +485,70 @@ func TestPoolQueues(t *testing.T) {
 	s := h.Stats()
 	if s.Admitted != 2 || s.Rejected != 1 || s.Waiting != 0 || s.Running != 0 || s.WaitTime <= 0 {
 		t.Errorf("Stats = %+v, want 2 admitted, 1 rejected, none waiting or running, some wait time", s)
+	}
+}
+
+func TestPoolRefusesAtOnceWhatCouldNotBeServedInTime(t *testing.T) {
+	// Two slots, room for ten waiters, an hour's patience and hashes that
+	// take 25 minutes (set directly: the estimate, not the clock, is under
+	// test). A waiter at queue position p expects p*25m/2: positions 1 to 4
+	// (12.5 to 50 minutes) wait, position 5 (62.5 minutes) would only time
+	// out later, so it is refused at once although the queue has room.
+	ctx := context.Background()
+	h, entered, release := blockingHasher(Config{MaxConcurrent: 2, MaxQueue: 10, QueueTimeout: time.Hour})
+	h.holdNanos.Store(int64(25 * time.Minute))
+	errs := make(chan error, 6)
+	for range 6 {
+		go func() {
+			_, err := h.Hash(ctx, "pw")
+			errs <- err
+		}()
+	}
+	<-entered
+	<-entered
+	waitFor(t, "four queued waiters", func() bool { return h.Stats().Waiting == 4 })
+	// The deadline only keeps a broken pool from hanging the test.
+	short, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := h.Hash(short, "fifth in the queue"); !errors.Is(err, ErrBusy) || errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("fifth waiter: error = %v, want ErrBusy at once", err)
+	}
+	close(release)
+	for range 6 {
+		if err := <-errs; err != nil {
+			t.Errorf("running or queued Hash: %v", err)
+		}
+	}
+	s := h.Stats()
+	if s.Admitted != 6 || s.Rejected != 1 || s.Waiting != 0 || s.Running != 0 {
+		t.Errorf("Stats = %+v, want 6 admitted, 1 rejected, idle", s)
+	}
+	// Each real hold (microseconds here) pulls the average down by an
+	// eighth of the difference.
+	if s.HoldTime <= 0 || s.HoldTime >= 25*time.Minute {
+		t.Errorf("HoldTime = %v, want between 0 and the 25m it started from", s.HoldTime)
+	}
+}
+
+func TestPoolHoldTimeAverage(t *testing.T) {
+	h := NewHasher(Config{Params: TestParams()})
+	if got := h.Stats().HoldTime; got != 0 {
+		t.Fatalf("HoldTime before any hash = %v, want 0", got)
+	}
+	if _, err := h.Hash(context.Background(), "pw"); err != nil {
+		t.Fatal(err)
+	}
+	first := h.Stats().HoldTime
+	if first <= 0 {
+		t.Fatalf("HoldTime after one hash = %v, want the hash's time", first)
+	}
+	h.holdNanos.Store(int64(time.Hour))
+	if _, err := h.Hash(context.Background(), "pw"); err != nil {
+		t.Fatal(err)
+	}
+	// A fast hash after an hour-long average moves it down by about 1/8.
+	if got := h.Stats().HoldTime; got < 52*time.Minute || got > 53*time.Minute {
+		t.Errorf("HoldTime = %v, want about 7/8 of an hour", got)
 	}
 }
 

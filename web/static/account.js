@@ -67,7 +67,8 @@ function wirePassword(me) {
           gh.say(msg, "Your current password is wrong.", "error");
           cur.select();
         } else if (e.status === 429) {
-          gh.say(msg, "Too many wrong passwords. Try again in " + gh.duration(e.retryAfter || 1) + ".", "error");
+          const lead = e.is("busy") ? "The server is busy." : "Too many wrong passwords.";
+          gh.say(msg, lead + " Try again in " + gh.duration(e.retryAfter || 1) + ".", "error");
         } else {
           gh.say(msg, e.message, "error");
         }

@@ -9,11 +9,12 @@ function afterSignIn() {
 }
 
 // explain turns a failed sign-in or sign-up into a sentence, and for a
-// "wait" answer (429, 503) counts down and keeps the button disabled.
+// "wait" answer (429 backoff or busy, 503) counts down and keeps the
+// button disabled.
 function explain(e, msg, button) {
   if (e.status === 429 || (e.status === 503 && e.retryAfter > 0)) {
     let left = Math.max(1, e.retryAfter || 1);
-    const lead = e.status === 429 ? "Too many failed sign-in attempts." : "The server is busy.";
+    const lead = e.is("too_many_requests") ? "Too many failed sign-in attempts." : "The server is busy.";
     const tick = () => {
       if (left <= 0) {
         button.disabled = false;
