@@ -23,9 +23,9 @@ const (
 	// reached that instance. This is what the figures mean.
 	ProbeIntrospect Probe = "introspect"
 	// ProbeMe polls GET /v1/me with the token. gatehouse's own endpoints
-	// also look the session up in the shared store, which the logout
-	// deleted before answering, so this is refused at once whatever the
-	// list holds: it measures the store, not propagation (a baseline).
+	// also need the session, which each instance answers from its session
+	// cache until the revocation reaches it: the same feed, seen through
+	// the cache.
 	ProbeMe Probe = "me"
 )
 

@@ -11,9 +11,9 @@
 // Why introspection: it answers from the instance's revocation list alone
 // (signature, claims, list — no store lookup for the token), which is
 // exactly what a stateless verifier consults, so it flips when the
-// revocation arrives. GET /v1/me would be refused at once by any instance,
-// because it also reads the session from the shared store and the logout
-// deleted it before answering (-probe me shows that baseline).
+// revocation arrives. GET /v1/me (-probe me) answers from each instance's
+// session cache, which follows the same feed, so it measures how soon a
+// signed-out session is refused by gatehouse's own endpoints.
 //
 // It either measures running instances:
 //
@@ -82,7 +82,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.backend, "backend", "postgres+redis", "what to start without -urls: postgres+redis, or postgres (LISTEN/NOTIFY alone)")
 	fs.StringVar(&o.bin, "gatehouse", "", "gatehouse `binary` to start (default: go build ./cmd/gatehouse from the current module)")
 	fs.IntVar(&o.n, "n", 200, "number of timed logouts")
-	fs.StringVar(&o.probe, "probe", string(faulttest.ProbeIntrospect), "what to poll on B and C: introspect (the revocation list) or me (GET /v1/me: the store; a baseline)")
+	fs.StringVar(&o.probe, "probe", string(faulttest.ProbeIntrospect), "what to poll on B and C: introspect (the revocation list) or me (GET /v1/me: the session cache)")
 	fs.DurationVar(&o.pollEvery, "poll-every", time.Millisecond, "pause between two polls of one instance (0: back to back, which on a small machine loads the instance and lengthens the tail)")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Second, "give up on one logout's propagation after this long")
 	fs.StringVar(&o.email, "email", "propagation@example.com", "account to sign in and out (signed up through A if missing)")
@@ -225,7 +225,7 @@ func printTable(w io.Writer, o options, what string, urls []string, res faulttes
 	fmt.Fprintf(w, "gatehouse-propagation: %d logouts through A (%s), %s\n", len(res.All), urls[0], what)
 	fmt.Fprintf(w, "delay from A's 204 to the first refusing answer (%s) from each instance:\n\n", map[string]string{
 		"introspect": "POST /v1/introspect: the in-memory revocation list",
-		"me":         "GET /v1/me: the shared store, a baseline",
+		"me":         "GET /v1/me: the session cache, which follows the same feed",
 	}[o.probe])
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "instance\tp50\tp90\tp99\tmax\t")
