@@ -459,6 +459,27 @@ func (s *Service) fromCache(e *cachedSession, now time.Time) (Principal, bool) {
 	return Principal{User: u, Session: sess}, true
 }
 
+// cachedUser returns the user, from memory when a fresh enough copy that
+// the revocation list reports unchanged is there (under the session sid,
+// or on its own), else from the store.
+func (s *Service) cachedUser(ctx context.Context, userID, sid string) (store.User, error) {
+	now := s.now()
+	if p, ok := s.fromCache(s.sessions.bySessionID(sid), now); ok && p.User.ID == userID {
+		return p.User, nil
+	}
+	if e := s.sessions.user(userID); e != nil && now.Sub(e.loadedAt) < sessionCacheTTL &&
+		s.deps.Revocations.CheckCached(now, "", userID, e.generation) == nil {
+		return e.user, nil
+	}
+	generation := s.deps.Revocations.Generation()
+	u, err := s.deps.Store.UserByID(ctx, userID)
+	if err != nil {
+		return store.User{}, err
+	}
+	s.sessions.putUser(u, generation, now)
+	return u, nil
+}
+
 // resolve finishes a lookup in the store: the session's deadlines, its
 // user and the idle clock; then caches the pair. generation is the
 // revocation list's generation read before the session was loaded.

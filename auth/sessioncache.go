@@ -30,7 +30,10 @@ type sessionCache struct {
 	mu     sync.RWMutex
 	byHash map[string]*cachedSession // string(token hash) -> entry
 	byID   map[string]*cachedSession // session ID -> entry
-	max    int
+	// users holds users looked up on their own (introspection), with
+	// the same rules as session entries.
+	users map[string]*cachedSession
+	max   int
 }
 
 type cachedSession struct {
@@ -43,7 +46,7 @@ type cachedSession struct {
 }
 
 func newSessionCache(max int) sessionCache {
-	return sessionCache{byHash: map[string]*cachedSession{}, byID: map[string]*cachedSession{}, max: max}
+	return sessionCache{byHash: map[string]*cachedSession{}, byID: map[string]*cachedSession{}, users: map[string]*cachedSession{}, max: max}
 }
 
 func (c *sessionCache) byTokenHash(hash []byte) *cachedSession {
@@ -64,6 +67,33 @@ func (c *sessionCache) bySessionID(id string) *cachedSession {
 	e := c.byID[id]
 	c.mu.RUnlock()
 	return e
+}
+
+func (c *sessionCache) user(id string) *cachedSession {
+	if c.max <= 0 {
+		return nil
+	}
+	c.mu.RLock()
+	e := c.users[id]
+	c.mu.RUnlock()
+	return e
+}
+
+// putUser stores a user looked up without a session.
+func (c *sessionCache) putUser(u store.User, generation uint64, now time.Time) {
+	if c.max <= 0 {
+		return
+	}
+	e := &cachedSession{user: u, generation: generation, loadedAt: now}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for len(c.users) >= c.max {
+		for id := range c.users {
+			delete(c.users, id)
+			break
+		}
+	}
+	c.users[u.ID] = e
 }
 
 // put stores a copy of the records. When the cache is full it drops an

@@ -254,6 +254,28 @@ func TestSessionCacheBearer(t *testing.T) {
 	if err, reads := bearer(); err != nil || reads != 0 {
 		t.Fatalf("second: %v, %d reads (want a cache hit)", err, reads)
 	}
+
+	// Introspection on B names the user's email from the cache, and
+	// follows an email change made on A.
+	introspect := func() (string, int64) {
+		before := c.shared.reads.Load()
+		got, err := c.b.svc.Introspect(ctx, pair.AccessToken)
+		if err != nil || !got.Active {
+			t.Fatalf("introspect: %+v, %v", got, err)
+		}
+		return got.Email, c.shared.reads.Load() - before
+	}
+	if email, reads := introspect(); email != "bearer@example.com" || reads != 0 {
+		t.Fatalf("introspect: email %q, %d reads (want the cached user)", email, reads)
+	}
+	if _, err := c.a.svc.ChangeEmail(ctx, auth.Principal{User: in.User, Session: in.Session}, "renamed@example.com", auth.Client{}); err != nil {
+		t.Fatal(err)
+	}
+	c.b.sync(t)
+	if email, _ := introspect(); email != "renamed@example.com" {
+		t.Fatalf("introspect after an email change on A: %q", email)
+	}
+
 	if err := c.a.svc.Logout(ctx, in.Session); err != nil {
 		t.Fatal(err)
 	}

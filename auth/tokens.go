@@ -341,7 +341,7 @@ func (s *Service) Introspect(ctx context.Context, tok string) (Introspection, er
 		return Introspection{}, nil
 	}
 	in := Introspection{Active: true, TokenType: "access_token", Claims: c, ExpiresAt: c.ExpiresAt}
-	if u, err := s.deps.Store.UserByID(ctx, c.Subject); err == nil {
+	if u, err := s.cachedUser(ctx, c.Subject, c.SessionID); err == nil {
 		in.Email = u.Email
 	}
 	return in, nil
