@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -55,7 +56,11 @@ func jobs(e *env) []job {
 		{name: "auth", args: gotest("VerifyAccessToken|SessionCheck", e.pick("2000x", "1s"), "./auth/"), rows: authRows},
 		{name: "http-sqlite", args: harness(e, ""), rows: func(out string) []row { return harnessRows(out, "SQLite") }},
 		{name: "http-postgres-redis", args: harness(e, e.postgres), rows: func(out string) []row { return harnessRows(out, "PostgreSQL + Redis") }},
+		{name: "refresh-introspect", args: gotest("Refresh|Introspect", e.pick("1s", "2s"), "./server/"), rows: refreshRows},
 		{name: "propagation", args: []string{"go", "run", "./cmd/gatehouse-propagation", "-backend", "postgres+redis", "-n", e.pick("200", "300")}, rows: propagationRows},
+		{name: "scale", env: []string{"GATEHOUSE_BENCH_SESSIONS=" + e.pick("10000,100000", "10000,100000,1000000"), "GATEHOUSE_BENCH_REVOCATIONS=100000"},
+			args: append(gotest("Scale|Set", e.pick("5000x", "20000x"), "./store/sqlite/", "./store/postgres/", "./store/redis/", "./revocation/"), "-p", "1"), rows: scaleRows},
+		{name: "login", args: gotest("LoginFlood", e.pick("400x", "2000x"), "./server/"), rows: loginRows},
 	}
 }
 
@@ -185,4 +190,80 @@ func propagationRows(out string) []row {
 			figures: fmt.Sprintf("p50 %s, p90 %s, max %s", p[0], p[1], p[3])}}
 	}
 	return nil
+}
+
+func refreshRows(out string) []row {
+	s := parseBench(out)
+	var rows []row
+	for _, be := range []string{"sqlite", "postgres+redis"} {
+		for name, r := range s {
+			if !strings.HasPrefix(name, "BenchmarkRefresh/"+be+"/") {
+				continue
+			}
+			rate, x := r["refreshes/s"], r["x-target"]
+			rows = append(rows, row{measure: "refresh grant (rotation in the store + signing), " + be + ", no HTTP",
+				target: "≥ 2,400/s (10× Keycloak's 120/s/vCPU × 2)", result: fmt.Sprintf("%.2f× target", x), met: yes(x >= 1),
+				figures: fmt.Sprintf("%.0f refreshes/s, %s", rate, ns(r["ns/op"]))})
+		}
+		for _, mode := range []string{"reused", "distinct", "http-reused"} {
+			r, ok := s["BenchmarkIntrospect/"+be+"/"+mode]
+			if !ok {
+				continue
+			}
+			rows = append(rows, row{measure: "introspection (" + mode + " tokens), " + be,
+				target: "≥ 20,400/s (4× Hydra's 5.1k/s on 2 CPUs)", result: fmt.Sprintf("%.2f× target", r["x-target"]), met: yes(r["x-target"] >= 1),
+				figures: fmt.Sprintf("%.0f introspections/s", r["introspections/s"])})
+		}
+	}
+	return rows
+}
+
+func scaleRows(out string) []row {
+	s := parseBench(out)
+	var rows []row
+	for _, be := range []string{"sqlite", "postgres", "redis"} {
+		small, ok := s.get(be+":BenchmarkScale/sessions=10000", "ns/op")
+		if !ok {
+			continue
+		}
+		bytes, _ := s.get(be+":BenchmarkScale/sessions=10000", "bytes/session")
+		figures := []string{fmt.Sprintf("10k %s", ns(small))}
+		largest, largestName := small, "10k"
+		for _, n := range []struct{ size, name string }{{"100000", "100k"}, {"1000000", "1M"}} {
+			if v, ok := s.get(be+":BenchmarkScale/sessions="+n.size, "ns/op"); ok {
+				figures = append(figures, fmt.Sprintf("%s %s", n.name, ns(v)))
+				largest, largestName = v, n.name
+			}
+		}
+		figures = append(figures, fmt.Sprintf("%.0f bytes/session", bytes))
+		rows = append(rows, row{measure: "session lookup as the store grows, " + be,
+			target: "flat within 1.5× from 10k to 1M", result: fmt.Sprintf("%s/10k = %.2f×", largestName, largest/small),
+			met: yes(largestName == "1M" && largest/small <= 1.5), figures: strings.Join(figures, ", ")})
+	}
+	for _, kind := range []string{"sid", "jti", "user"} {
+		r, ok := s["BenchmarkSet/kind="+kind+"/entries=100000"]
+		if !ok {
+			continue
+		}
+		rows = append(rows, row{measure: "revocation set memory, " + kind + " entries", target: "report per 100k entries",
+			result:  fmt.Sprintf("%.1f MB per 100k", r["bytes/entry"]*100000/1e6),
+			figures: fmt.Sprintf("%.0f bytes/entry; Check %s at 100k", r["bytes/entry"], ns(r["ns/op"]))})
+	}
+	return rows
+}
+
+func loginRows(out string) []row {
+	s := parseBench(out)
+	var rows []row
+	for name, r := range s {
+		if !strings.HasPrefix(name, "BenchmarkLoginFlood") || strings.Contains(name, ":") {
+			continue
+		}
+		x := r["×cpu-bound"]
+		rows = append(rows, row{measure: "password logins, 200 concurrent, default argon2id (" + strings.TrimPrefix(name, "BenchmarkLoginFlood/") + ")",
+			target: "≥ 0.8× CPU bound; RSS bounded; 429 beyond the queue", result: fmt.Sprintf("%.2f× CPU bound", x), met: yes(x >= 0.8),
+			figures: fmt.Sprintf("%.1f logins/s (bound %.1f at %.1f ms/hash), %.2f 429s/op, peak RSS %.0f MiB", r["logins/s"], r["cpu-bound-logins/s"], r["ms/hash"], r["429/op"], r["peak-RSS-MiB"])})
+	}
+	slices.SortFunc(rows, func(a, b row) int { return strings.Compare(a.measure, b.measure) })
+	return rows
 }
