@@ -231,7 +231,7 @@ func Flags(fs *flag.FlagSet, cfg *Config, serve bool) *Binding {
 	fs.DurationVar(&cfg.Mail.ResetTTL, "password-reset-ttl", cfg.Mail.ResetTTL, "how long a password-reset link works")
 	fs.DurationVar(&cfg.Session.SweepInterval, "session-sweep-interval", cfg.Session.SweepInterval, "delete expired sessions this often")
 	fs.IntVar(&cfg.Password.MaxConcurrent, "password-max-concurrent", cfg.Password.MaxConcurrent, "hashes computed at once (0 = number of CPUs)")
-	fs.IntVar(&cfg.Password.MaxQueue, "password-max-queue", cfg.Password.MaxQueue, "hashes waiting beyond those (0 = 64 x max-concurrent, -1 = none); fewer when they could not be served within the queue timeout")
+	fs.IntVar(&cfg.Password.MaxQueue, "password-max-queue", cfg.Password.MaxQueue, "hashes waiting beyond those (0 = 48 x max-concurrent, -1 = none); fewer when they could not be served within the queue timeout")
 	fs.DurationVar(&cfg.Password.QueueTimeout, "password-queue-timeout", cfg.Password.QueueTimeout, "longest wait for a hashing slot before 429 (busy)")
 	fs.IntVar(&cfg.Throttle.AccountFreeFailures, "throttle-account-free-failures", cfg.Throttle.AccountFreeFailures, "failed sign-ins per account before backoff")
 	fs.IntVar(&cfg.Throttle.IPFreeFailures, "throttle-ip-free-failures", cfg.Throttle.IPFreeFailures, "failed sign-ins per client IP before backoff")

@@ -38,10 +38,13 @@ var ErrBusy = errors.New("password: hasher busy, try again later")
 const maxBcryptCost = 14
 
 // DefaultQueuePerSlot is the default MaxQueue per MaxConcurrent slot. At
-// about 27 ms per hash with DefaultParams, a slot serves about 74 callers in
-// the default 2 s QueueTimeout, so 64 per slot lets a burst of sign-ins wait
-// its turn rather than be refused while it could still be served in time.
-const DefaultQueuePerSlot = 64
+// about 25–30 ms per hash with DefaultParams, 48 waiters take 1.2–1.5 s to
+// get through a slot: a burst of sign-ins waits its turn within the default
+// 2 s QueueTimeout rather than being refused, with headroom for hashes that
+// slow down under load. This cap is the only bound before the first hash
+// has been timed, i.e. for the first burst after start; afterwards the
+// expected wait usually binds first (see MaxQueue).
+const DefaultQueuePerSlot = 48
 
 // Config configures a Hasher. Zero values select the defaults.
 type Config struct {
@@ -53,14 +56,16 @@ type Config struct {
 	MaxConcurrent int
 	// MaxQueue is how many callers may wait for a slot beyond the running
 	// ones; more are refused with ErrBusy at once. A waiting caller holds
-	// a goroutine and its request, not hashing memory, so the default is
-	// generous: 64*MaxConcurrent. A negative value means no waiting at all.
+	// a goroutine and its request, not hashing memory. Default
+	// DefaultQueuePerSlot*MaxConcurrent; a negative value means no waiting
+	// at all.
 	//
 	// Within that bound, a caller is also refused at once when the callers
-	// ahead of it would keep it waiting longer than QueueTimeout, judged
-	// from a moving average of recent hash times: it would only time out
-	// later, having held its connection for nothing. So the queue that is
-	// actually used is about MaxConcurrent*QueueTimeout/(time per hash)
+	// ahead of it would keep it waiting longer than 3/4 of QueueTimeout
+	// (the rest is headroom for hashes that slow down meanwhile), judged
+	// from a moving average of recent hash times: it would likely time out
+	// later, having held its connection for nothing. So under a flood the
+	// queue is at most about 3/4*MaxConcurrent*QueueTimeout/(time per hash)
 	// long, whatever the parameters and the machine.
 	MaxQueue int
 	// QueueTimeout is the longest a caller waits for a slot before
@@ -297,7 +302,7 @@ func (h *Hasher) acquire(ctx context.Context) (time.Time, error) {
 	default:
 	}
 	pos := h.waiting.Add(1)
-	if pos > int64(h.maxQueue) || h.expectedWait(pos) > h.queueTimeout {
+	if pos > int64(h.maxQueue) || h.expectedWait(pos) > h.queueTimeout/4*3 {
 		h.waiting.Add(-1)
 		h.rejected.Add(1)
 		return time.Time{}, ErrBusy

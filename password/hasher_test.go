@@ -490,13 +490,14 @@ func TestPoolQueues(t *testing.T) {
 
 func TestPoolRefusesAtOnceWhatCouldNotBeServedInTime(t *testing.T) {
 	// Two slots, room for ten waiters, an hour's patience and hashes that
-	// take 25 minutes (set directly: the estimate, not the clock, is under
-	// test). A waiter at queue position p expects p*25m/2: positions 1 to 4
-	// (12.5 to 50 minutes) wait, position 5 (62.5 minutes) would only time
-	// out later, so it is refused at once although the queue has room.
+	// take 20 minutes (set directly: the estimate, not the clock, is under
+	// test). A waiter at queue position p expects p*20m/2: positions 1 to 4
+	// (10 to 40 minutes) wait, position 5 (50 minutes, past the 45 that
+	// 3/4 of the timeout allows) would likely time out later, so it is
+	// refused at once although the queue has room.
 	ctx := context.Background()
 	h, entered, release := blockingHasher(Config{MaxConcurrent: 2, MaxQueue: 10, QueueTimeout: time.Hour})
-	h.holdNanos.Store(int64(25 * time.Minute))
+	h.holdNanos.Store(int64(20 * time.Minute))
 	errs := make(chan error, 6)
 	for range 6 {
 		go func() {
@@ -525,8 +526,8 @@ func TestPoolRefusesAtOnceWhatCouldNotBeServedInTime(t *testing.T) {
 	}
 	// Each real hold (microseconds here) pulls the average down by an
 	// eighth of the difference.
-	if s.HoldTime <= 0 || s.HoldTime >= 25*time.Minute {
-		t.Errorf("HoldTime = %v, want between 0 and the 25m it started from", s.HoldTime)
+	if s.HoldTime <= 0 || s.HoldTime >= 20*time.Minute {
+		t.Errorf("HoldTime = %v, want between 0 and the 20m it started from", s.HoldTime)
 	}
 }
 
