@@ -151,65 +151,87 @@ func scanSessions(rows *sql.Rows) ([]store.Session, error) {
 	return out, rows.Err()
 }
 
-// TouchSession implements store.Sessions.
+// TouchSession implements store.Sessions. It is a group-commit write (see
+// batch.go), as session checks touch many sessions at once.
 func (s *Store) TouchSession(ctx context.Context, id string, lastSeen, idleExpires time.Time, ip string) error {
-	st, err := s.touch.get(ctx, s.db)
-	if err != nil {
-		return fmt.Errorf("sqlite: touch session %q: %w", id, err)
-	}
-	res, err := st.ExecContext(ctx, millis(lastSeen), millis(idleExpires), ip, id)
-	if err != nil {
-		return fmt.Errorf("sqlite: touch session %q: %w", id, err)
-	}
-	return mustHaveAffected(res, "touch session", id)
+	return s.write(ctx, fmt.Sprintf("touch session %q", id), func(ctx context.Context, tx *sql.Tx) (bool, error) {
+		st, err := s.touch.in(ctx, s.db, tx)
+		if err != nil {
+			return true, fmt.Errorf("sqlite: touch session %q: %w", id, err)
+		}
+		res, err := st.ExecContext(ctx, millis(lastSeen), millis(idleExpires), ip, id)
+		if err != nil {
+			return true, fmt.Errorf("sqlite: touch session %q: %w", id, err)
+		}
+		return false, mustHaveAffected(res, "touch session", id)
+	})
 }
 
-// UpdateSession implements store.Sessions. The read, fn and the write share
-// one immediate transaction, so concurrent updates of a session queue on
-// the write lock and each fn sees the result of the one before; fn must
-// therefore not call the store. A token hash that another session holds
-// gives ErrAlreadyExists and writes nothing.
+// UpdateSession implements store.Sessions. The read, fn and the write run
+// in one immediate transaction, shared with the other session writes
+// queued at the time (group commit, see batch.go) and in their order, so
+// concurrent updates of a session are serialised and each fn sees the
+// result of the one before. fn runs on the goroutine leading the batch,
+// not necessarily the caller's, and must not call the store. A token hash
+// that another session holds gives ErrAlreadyExists and writes nothing.
+// The result is returned only once the transaction has committed.
 func (s *Store) UpdateSession(ctx context.Context, id string, fn func(sess *store.Session) error) (store.Session, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return store.Session{}, fmt.Errorf("sqlite: update session %q: %w", id, err)
-	}
-	defer rollback(tx)
-	work, err := getSession(tx.QueryRowContext(ctx, selectSession+" WHERE id = ?", id), fmt.Sprintf("%q", id))
+	var sess store.Session
+	err := s.write(ctx, fmt.Sprintf("update session %q", id), func(ctx context.Context, tx *sql.Tx) (abort bool, err error) {
+		sess, abort, err = s.updateSessionTx(ctx, tx, id, fn)
+		return abort, err
+	})
 	if err != nil {
 		return store.Session{}, err
+	}
+	return sess, nil
+}
+
+// updateSessionTx is UpdateSession's read-modify-write inside tx. abort is
+// true for errors of the transaction itself; fn's error, a missing session
+// and a refused update leave tx usable.
+func (s *Store) updateSessionTx(ctx context.Context, tx *sql.Tx, id string, fn func(sess *store.Session) error) (_ store.Session, abort bool, _ error) {
+	sel, err := s.sessionByID.in(ctx, s.db, tx)
+	if err != nil {
+		return store.Session{}, true, fmt.Errorf("sqlite: update session %q: %w", id, err)
+	}
+	upd, err := s.update.in(ctx, s.db, tx)
+	if err != nil {
+		return store.Session{}, true, fmt.Errorf("sqlite: update session %q: %w", id, err)
+	}
+	work, err := getSession(sel.QueryRowContext(ctx, id), fmt.Sprintf("%q", id))
+	if err != nil {
+		return store.Session{}, !errors.Is(err, store.ErrNotFound), err
 	}
 	userID := work.UserID
 	if err := fn(&work); err != nil {
-		return store.Session{}, err
+		return store.Session{}, false, err
 	}
 	switch {
 	case work.ID != id:
-		return store.Session{}, fmt.Errorf("sqlite: update session %q: the ID cannot change (to %q)", id, work.ID)
+		return store.Session{}, false, fmt.Errorf("sqlite: update session %q: the ID cannot change (to %q)", id, work.ID)
 	case work.UserID != userID:
-		return store.Session{}, fmt.Errorf("sqlite: update session %q: the user cannot change (from %q to %q)", id, userID, work.UserID)
+		return store.Session{}, false, fmt.Errorf("sqlite: update session %q: the user cannot change (from %q to %q)", id, userID, work.UserID)
 	case len(work.TokenHash) == 0:
-		return store.Session{}, fmt.Errorf("sqlite: update session %q: empty token hash", id)
+		return store.Session{}, false, fmt.Errorf("sqlite: update session %q: empty token hash", id)
 	}
 	// Copied out of work, which fn may still hold a pointer to, and read
 	// back as the database will give it.
 	sess := normSession(work)
-	_, err = tx.ExecContext(ctx, updateSession,
+	_, err = upd.ExecContext(ctx,
 		sess.TokenHash, millis(sess.CreatedAt), millis(sess.AuthTime), millis(sess.LastSeenAt),
 		millis(sess.IdleExpiresAt), millis(sess.ExpiresAt), sess.IP, sess.UserAgent,
 		refreshHashArg(sess.RefreshHash), sess.RefreshGen, millis(sess.RefreshRotatedAt),
 		id)
 	if isUniqueViolation(err) {
 		// The hash stays out of the error: it identifies a live credential.
-		return store.Session{}, fmt.Errorf("sqlite: update session %q: token hash: %w", id, store.ErrAlreadyExists)
+		// SQLite has undone the statement; the transaction goes on.
+		return store.Session{}, false, fmt.Errorf("sqlite: update session %q: token hash: %w", id, store.ErrAlreadyExists)
 	}
 	if err != nil {
-		return store.Session{}, fmt.Errorf("sqlite: update session %q: %w", id, err)
+		return store.Session{}, true, fmt.Errorf("sqlite: update session %q: %w", id, err)
 	}
-	if err := tx.Commit(); err != nil {
-		return store.Session{}, fmt.Errorf("sqlite: update session %q: %w", id, err)
-	}
-	return sess, nil
+	return sess, false, nil
 }
 
 // normSession returns a copy of sess as it reads back from the database:

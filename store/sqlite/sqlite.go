@@ -5,8 +5,9 @@
 // The database runs in WAL mode, so readers never wait for the writer, and
 // every transaction begins IMMEDIATE, so a read-modify-write takes the
 // write lock up front and waits on busy_timeout instead of failing with
-// SQLITE_BUSY when it tries to upgrade. Times are INTEGER unix
-// milliseconds, UTC.
+// SQLITE_BUSY when it tries to upgrade. The session writes of the
+// refresh path are group-committed, many callers to one transaction and
+// one fsync (batch.go). Times are INTEGER unix milliseconds, UTC.
 //
 // Open does not change the schema: run Migrate (gatehouse migrate) first,
 // and check with CheckSchema at start-up.
@@ -49,6 +50,9 @@ type Store struct {
 	sessionByID *lazyStmt
 	userByID    *lazyStmt
 	touch       *lazyStmt
+	update      *lazyStmt // UpdateSession's write
+	// writes queues the group-commit session writes (batch.go).
+	writes writeQueue
 }
 
 // Open opens (creating if needed) the database file at path, a file-system
@@ -87,6 +91,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		sessionByID: &lazyStmt{query: selectSession + " WHERE id = ?"},
 		userByID:    &lazyStmt{query: selectUser + " WHERE id = ?"},
 		touch:       &lazyStmt{query: touchSession},
+		update:      &lazyStmt{query: updateSession},
 	}
 	var mode string
 	if err := db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
@@ -141,7 +146,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes every connection; the last one to close checkpoints the WAL
 // into the main file.
 func (s *Store) Close() error {
-	return errors.Join(s.byTokenHash.close(), s.sessionByID.close(), s.userByID.close(), s.touch.close(), s.db.Close())
+	return errors.Join(s.byTokenHash.close(), s.sessionByID.close(), s.userByID.close(), s.touch.close(), s.update.close(), s.db.Close())
 }
 
 // lazyStmt is a statement prepared on first use. Not at Open, because the
@@ -166,6 +171,15 @@ func (l *lazyStmt) get(ctx context.Context, db *sql.DB) (*sql.Stmt, error) {
 		l.stmt = st
 	}
 	return l.stmt, nil
+}
+
+// in returns the prepared statement for use inside tx.
+func (l *lazyStmt) in(ctx context.Context, db *sql.DB, tx *sql.Tx) (*sql.Stmt, error) {
+	st, err := l.get(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	return tx.StmtContext(ctx, st), nil
 }
 
 func (l *lazyStmt) close() error {
