@@ -256,6 +256,9 @@ func (s *Service) Login(ctx context.Context, email, pw string, c Client, withRef
 	if len(pw) > s.deps.Policy.MaxLength*4 { // bytes: at most 4 per code point
 		return SignIn{}, errBadCredentials
 	}
+	if s.deps.Hasher.Saturated() {
+		return SignIn{}, errBusy // before any lookup: a flood costs only this
+	}
 	acctKey, ipKey := "acct:"+norm, "ip:"+c.IP
 	if err := s.checkThrottle(ctx, acctKey, ipKey); err != nil {
 		return SignIn{}, err

@@ -327,6 +327,23 @@ func (h *Hasher) acquire(ctx context.Context) (time.Time, error) {
 	return h.admit(), nil
 }
 
+// Saturated reports whether a hash asked for now would be refused at
+// once (every slot taken and the queue as long as can be served in time),
+// counting it as a refusal when so. A caller checks it before the work
+// that only leads up to a hash (a user lookup, say), so that a flood is
+// turned away for the price of this check.
+func (h *Hasher) Saturated() bool {
+	if len(h.slots) < cap(h.slots) {
+		return false
+	}
+	pos := h.waiting.Load() + 1
+	if pos > int64(h.maxQueue) || h.expectedWait(pos) > h.queueTimeout/4*3 {
+		h.rejected.Add(1)
+		return true
+	}
+	return false
+}
+
 // expectedWait estimates how long the caller at queue position pos (from
 // 1) waits for a slot: pos slots must free up, cap(slots) at a time, each
 // after about one average hold. Waiters are served in order, as a channel

@@ -508,6 +508,10 @@ func TestPoolRefusesAtOnceWhatCouldNotBeServedInTime(t *testing.T) {
 	<-entered
 	<-entered
 	waitFor(t, "four queued waiters", func() bool { return h.Stats().Waiting == 4 })
+	// Saturated says so before any hash is asked for (and counts it).
+	if !h.Saturated() {
+		t.Error("Saturated() = false with the queue as long as can be served in time")
+	}
 	// The deadline only keeps a broken pool from hanging the test.
 	short, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -521,8 +525,11 @@ func TestPoolRefusesAtOnceWhatCouldNotBeServedInTime(t *testing.T) {
 		}
 	}
 	s := h.Stats()
-	if s.Admitted != 6 || s.Rejected != 1 || s.Waiting != 0 || s.Running != 0 {
-		t.Errorf("Stats = %+v, want 6 admitted, 1 rejected, idle", s)
+	if s.Admitted != 6 || s.Rejected != 2 || s.Waiting != 0 || s.Running != 0 {
+		t.Errorf("Stats = %+v, want 6 admitted, 2 rejected (one Saturated, one Hash), idle", s)
+	}
+	if h.Saturated() {
+		t.Error("Saturated() = true with the pool idle")
 	}
 	// Each real hold (microseconds here) pulls the average down by an
 	// eighth of the difference.
