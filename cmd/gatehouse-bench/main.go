@@ -30,6 +30,8 @@
 // Scenarios (-scenarios picks and orders them):
 //
 //	noop                     GET / on the no-op handler (the baseline)
+//	noop-forward             the forward-cookie request, headers and all, to the no-op handler
+//	                         (the baseline for forward-auth: the same bytes for net/http to parse)
 //	forward-cookie           GET /v1/authz/forward, X-Forwarded-*, a random user's cookie
 //	forward-bearer           the same with Authorization: Bearer, one of the N users' tokens
 //	forward-bearer-distinct  the same, every request a token never presented before
@@ -217,7 +219,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-var allScenarios = []string{"noop", "forward-cookie", "forward-bearer", "forward-bearer-distinct", "me-cookie", "refresh", "introspect"}
+var allScenarios = []string{"noop", "noop-forward", "forward-cookie", "forward-bearer", "forward-bearer-distinct", "me-cookie", "refresh", "introspect"}
 
 // introspectRole is the role the introspection caller holds.
 const introspectRole = "bench-introspect"
@@ -636,9 +638,8 @@ func formPost(target, body string, headers ...string) *http.Request {
 }
 
 func buildScenario(name, noopURL, ghURL string, cr *credentials) scenario {
-	forwardURL := ghURL + "/v1/authz/forward"
-	forward := func(auth ...string) *http.Request {
-		req, _ := http.NewRequest("GET", forwardURL, nil)
+	forwardTo := func(base string, auth ...string) *http.Request {
+		req, _ := http.NewRequest("GET", base+"/v1/authz/forward", nil)
 		h := req.Header
 		h.Set("X-Forwarded-Method", "GET")
 		h.Set("X-Forwarded-Proto", "https")
@@ -647,11 +648,18 @@ func buildScenario(name, noopURL, ghURL string, cr *credentials) scenario {
 		h.Set(auth[0], auth[1])
 		return req
 	}
+	forward := func(auth ...string) *http.Request { return forwardTo(ghURL, auth...) }
 	switch name {
 	case "noop":
 		return scenario{name: name, expect: http.StatusOK, next: func(int, *rand.Rand, int64) (*http.Request, bool) {
 			req, _ := http.NewRequest("GET", noopURL+"/", nil)
 			return req, true
+		}}
+	case "noop-forward":
+		// The forward-cookie request, byte for byte, to the no-op handler:
+		// what parsing those headers costs net/http on its own.
+		return scenario{name: name, expect: http.StatusOK, next: func(_ int, r *rand.Rand, _ int64) (*http.Request, bool) {
+			return forwardTo(noopURL, "Cookie", cr.cookies[r.IntN(len(cr.cookies))].header), true
 		}}
 	case "forward-cookie":
 		return scenario{name: name, expect: http.StatusOK, next: func(_ int, r *rand.Rand, _ int64) (*http.Request, bool) {
@@ -799,24 +807,29 @@ func printTable(w io.Writer, o options, args []string, rs []result) {
 	fmt.Fprintf(w, "\ncommand: gatehouse-bench %s\n", strings.Join(args, " "))
 	fmt.Fprintf(w, "cores: %d (GOMAXPROCS %d), %s; the load generator and both servers share them\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version())
 	fmt.Fprintf(w, "users: %d, workers: %d, duration per scenario: %s, store: %s, cache: %s\n\n", o.users, o.workers, o.duration, orDefault(scheme(o.store), "sqlite (temp dir)"), orDefault(scheme(o.cache), "none"))
-	var base float64
+	var base, baseForward float64
 	for _, r := range rs {
-		if r.name == "noop" {
+		switch r.name {
+		case "noop":
 			base = r.rps()
+		case "noop-forward":
+			baseForward = r.rps()
 		}
 	}
-	fmt.Fprintln(w, "| scenario | req/s | ratio to noop | p50 | p99 | errors | requests | duration |")
-	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-	for _, r := range rs {
-		ratio := "–"
-		if base > 0 {
-			ratio = fmt.Sprintf("%.2f", r.rps()/base)
+	ratioTo := func(rps, b float64) string {
+		if b > 0 {
+			return fmt.Sprintf("%.2f", rps/b)
 		}
+		return "–"
+	}
+	fmt.Fprintln(w, "| scenario | req/s | ratio to noop | p50 | p99 | errors | requests | duration | ratio to noop-forward |")
+	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	for _, r := range rs {
 		dur := r.elapsed.Round(10 * time.Millisecond).String()
 		if r.exhausted {
 			dur += " (tokens ran out)"
 		}
-		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %s | %d | %d | %s |\n", r.name, r.rps(), ratio, fmtDur(r.p50), fmtDur(r.p99), r.errors, r.requests, dur)
+		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %s | %d | %d | %s | %s |\n", r.name, r.rps(), ratioTo(r.rps(), base), fmtDur(r.p50), fmtDur(r.p99), r.errors, r.requests, dur, ratioTo(r.rps(), baseForward))
 	}
 	for _, r := range rs {
 		if r.firstErr != "" {

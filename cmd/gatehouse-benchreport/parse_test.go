@@ -77,3 +77,22 @@ func TestRewriteKeepsTheRest(t *testing.T) {
 		t.Error("broken markers were not refused")
 	}
 }
+
+// Forward-auth scenarios are judged against the no-op given the same
+// request when the harness measured it.
+func TestHarnessForwardBaseline(t *testing.T) {
+	out := "| scenario | req/s | ratio to noop | p50 | p99 | errors | requests | duration | ratio to noop-forward |\n" +
+		"| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n" +
+		"| noop | 40000 | 1.00 | 1 ms | 5 ms | 0 | 1 | 1s | 1.25 |\n" +
+		"| noop-forward | 32000 | 0.80 | 1 ms | 5 ms | 0 | 1 | 1s | 1.00 |\n" +
+		"| forward-cookie | 28000 | 0.70 | 1 ms | 5 ms | 0 | 1 | 1s | 0.88 |\n" +
+		"| forward-bearer | 24000 | 0.60 | 1 ms | 5 ms | 0 | 1 | 1s | 0.75 |\n" +
+		"| me-cookie | 30000 | 0.75 | 1 ms | 5 ms | 0 | 1 | 1s | 0.94 |\n"
+	want := map[string]string{"forward-cookie": "yes", "forward-bearer": "**no**", "me-cookie": "**no**"}
+	for _, r := range harnessRows(out, "SQLite") {
+		name := strings.TrimSuffix(strings.Fields(r.measure)[1], ",")
+		if w, ok := want[name]; ok && r.met != w {
+			t.Errorf("%s: met %q, want %q (%s)", name, r.met, w, r.result)
+		}
+	}
+}
