@@ -82,6 +82,9 @@ run() {
 }
 
 run noop "$noop_url"
+# The forward-auth request, headers and cookie and all, to the no-op
+# handler: the fair floor for forward-auth (the same bytes to parse).
+run noop-forward -s scripts/wrk-forward.lua "$noop_url/v1/authz/forward" -- "$cookies_file"
 run forward-cookie -s scripts/wrk-forward.lua "$gh_url/v1/authz/forward" -- "$cookies_file"
 run introspect -s scripts/wrk-introspect.lua "$gh_url/v1/introspect" -- "$tokens_file" "$introspect_bearer"
 
