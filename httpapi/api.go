@@ -132,7 +132,7 @@ func (a *API) Handler() http.Handler {
 	handleFunc("POST /v1/token", a.token)
 	handleFunc("POST /v1/revoke", a.revoke)
 	handle("POST /v1/introspect", a.authed(a.introspect))
-	handleFunc("/v1/authz/forward", a.forward)
+	handleFunc(forwardPath, a.forward)
 	handleFunc("GET /v1/redirect", a.redirect)
 	handleFunc("GET /v1/revocations", a.revocationFeed)
 	handleFunc("GET /.well-known/jwks.json", a.jwks)

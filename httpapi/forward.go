@@ -125,27 +125,36 @@ func validMethod(m string) bool {
 	return false
 }
 
+// forwardPath is the forward-auth endpoint's path.
+const forwardPath = "/v1/authz/forward"
+
 // forward is the forward-auth endpoint for nginx auth_request, Traefik
 // forwardAuth and Caddy forward_auth.
 func (a *API) forward(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Add("Vary", "Cookie, Authorization")
+	// Every answer but a 200 may reach a browser (Traefik and Caddy pass
+	// them on): those carry the browser headers.
+	refuse := func(err error) {
+		setBrowserHeaders(w.Header(), r)
+		a.writeError(w, r, err)
+	}
 	f, err := parseForwarded(r)
 	if err != nil {
-		a.writeError(w, r, err)
+		refuse(err)
 		return
 	}
 	sub := authz.Subject{}
 	c, err := a.authenticate(r)
 	signedIn := err == nil
 	if err != nil && apperr.CodeOf(err) != apperr.Unauthenticated {
-		a.writeError(w, r, err) // 503 when the store or feed is down: never a wrong 200
+		refuse(err) // 503 when the store or feed is down: never a wrong 200
 		return
 	}
 	if signedIn {
 		perms, err := a.svc.Permissions(r.Context(), c.User.Roles)
 		if err != nil {
-			a.writeError(w, r, err)
+			refuse(err)
 			return
 		}
 		sub = authz.Subject{Authenticated: true, Roles: c.User.Roles, Permissions: perms}
@@ -161,7 +170,7 @@ func (a *API) forward(w http.ResponseWriter, r *http.Request) {
 			if a.cfg.ForwardTokenHeader != "" {
 				tok, _, err := a.svc.MintAccessToken(r.Context(), c.Principal)
 				if err != nil {
-					a.writeError(w, r, err)
+					refuse(err)
 					return
 				}
 				h.Set(a.cfg.ForwardTokenHeader, "Bearer "+tok)
@@ -169,7 +178,7 @@ func (a *API) forward(w http.ResponseWriter, r *http.Request) {
 		}
 		w.WriteHeader(http.StatusOK)
 	case authz.Forbidden:
-		a.writeError(w, r, apperr.New(apperr.Forbidden, "You may not access this."))
+		refuse(apperr.New(apperr.Forbidden, "You may not access this."))
 	default:
 		if wantsHTML(r) && (f.Method == "GET" || f.Method == "HEAD") {
 			loc := a.signInURL(f.Proto + "://" + f.URI)
@@ -177,13 +186,14 @@ func (a *API) forward(w http.ResponseWriter, r *http.Request) {
 			if f.nginx {
 				// auth_request only understands 2xx, 401 and 403; the nginx
 				// config turns this 401 into a redirect to Location.
-				a.writeError(w, r, apperr.New(apperr.Unauthenticated, "Sign in first."))
+				refuse(apperr.New(apperr.Unauthenticated, "Sign in first."))
 				return
 			}
+			setBrowserHeaders(w.Header(), r)
 			http.Redirect(w, r, loc, http.StatusFound)
 			return
 		}
-		a.writeError(w, r, apperr.New(apperr.Unauthenticated, "Sign in first."))
+		refuse(apperr.New(apperr.Unauthenticated, "Sign in first."))
 	}
 }
 

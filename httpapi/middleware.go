@@ -108,17 +108,39 @@ func (a *API) recoverPanic(next http.Handler) http.Handler {
 	})
 }
 
-// securityHeaders sets the headers every response carries. The UI sets
-// its own, stricter-for-pages CSP.
+// browserHeaders are what every response a browser may render carries
+// (canonical keys; values shared read-only, capacity 1 so that an Add
+// copies). The UI sets its own, stricter-for-pages CSP.
+var browserHeaders = []struct {
+	key   string
+	value []string
+}{
+	{"X-Content-Type-Options", []string{"nosniff"}},
+	{"Referrer-Policy", []string{"no-referrer"}},
+	{"X-Frame-Options", []string{"DENY"}},
+	{"Content-Security-Policy", []string{"default-src 'none'; frame-ancestors 'none'"}},
+}
+
+var hstsValue = []string{"max-age=63072000; includeSubDomains"}
+
+func setBrowserHeaders(h http.Header, r *http.Request) {
+	for _, bh := range browserHeaders {
+		h[bh.key] = bh.value[:1:1]
+	}
+	if r.TLS != nil {
+		h["Strict-Transport-Security"] = hstsValue[:1:1]
+	}
+}
+
+// securityHeaders sets the browser headers on every response but
+// forward-auth's, which sets them itself on the answers a proxy may pass
+// to a browser (401, 302, 403, errors) and leaves them off its 200s, which
+// only the proxy reads: on the hottest path that keeps the response
+// header map within its inline size.
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-		if r.TLS != nil {
-			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		if r.URL.Path != forwardPath {
+			setBrowserHeaders(w.Header(), r)
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -211,3 +211,43 @@ func TestRevocationFeedLongPoll(t *testing.T) {
 	// The feed is off without a token configured.
 	expect(t, tokenEnv(t).browser("").do("GET", "/v1/revocations", nil, bearer(feedToken)...), http.StatusNotFound)
 }
+
+// Every answer a browser may render carries the security headers — API
+// answers, and forward-auth's refusals and redirects, which Traefik and
+// Caddy pass on to the browser; forward-auth's 200, read only by the
+// proxy, goes without them. HSTS comes with TLS (the test server's).
+func TestSecurityHeaders(t *testing.T) {
+	e := forwardEnv(t)
+	b := e.browser("")
+	b.signup("sh@example.com", pw)
+	anon := e.browser("")
+	browserHeaders := map[string]string{
+		"X-Content-Type-Options":    "nosniff",
+		"X-Frame-Options":           "DENY",
+		"Referrer-Policy":           "no-referrer",
+		"Content-Security-Policy":   "default-src 'none'; frame-ancestors 'none'",
+		"Strict-Transport-Security": "max-age=63072000; includeSubDomains",
+	}
+	check := func(name string, r response, want bool) {
+		t.Helper()
+		for k, v := range browserHeaders {
+			if got := r.header.Get(k); want && got != v {
+				t.Errorf("%s (%d): %s = %q, want %q", name, r.status, k, got, v)
+			} else if !want && got != "" {
+				t.Errorf("%s (%d): %s = %q, want none", name, r.status, k, got)
+			}
+		}
+	}
+	check("GET /v1/me signed in", b.do("GET", "/v1/me", nil), true)
+	check("GET /v1/me anonymous", anon.do("GET", "/v1/me", nil), true)
+	check("forward-auth 401", anon.do("GET", "/v1/authz/forward", nil, traefik("GET", "notes.example.com", "/api/notes")...), true)
+	check("forward-auth 302", anon.do("GET", "/v1/authz/forward", nil, traefik("GET", "notes.example.com", "/page", "Accept", "text/html")...), true)
+	check("forward-auth 403", b.do("GET", "/v1/authz/forward", nil, traefik("POST", "notes.example.com", "/api/notes")...), true)
+	check("forward-auth 400", anon.do("GET", "/v1/authz/forward", nil, "X-Forwarded-Host", "a.example.com"), true)
+	r := b.do("GET", "/v1/authz/forward", nil, traefik("GET", "a.example.com", "/dash")...)
+	expect(t, r, http.StatusOK)
+	check("forward-auth 200", r, false)
+	if r.header.Get("Cache-Control") != "no-store" || r.header.Get("X-Request-Id") == "" {
+		t.Errorf("forward-auth 200 lost Cache-Control or X-Request-ID: %v", r.header)
+	}
+}
