@@ -152,9 +152,7 @@ func (s *Service) Reauthenticate(ctx context.Context, p Principal, pw string, c 
 	if err != nil {
 		return store.Session{}, err
 	}
-	if err := s.invalidate(ctx, store.SessionChanged, sess.ID); err != nil {
-		return store.Session{}, err
-	}
+	s.invalidate(ctx, store.SessionChanged, sess.ID)
 	s.audit(ctx, store.AuditEvent{Type: EventReauth, UserID: p.User.ID, SessionID: p.Session.ID, IP: c.IP})
 	return sess, nil
 }

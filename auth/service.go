@@ -429,9 +429,8 @@ func (s *Service) Authenticate(ctx context.Context, token string, c Client) (Pri
 		if err != nil {
 			return Principal{}, err
 		}
-		if p, err = s.resolve(ctx, sess, c, now, generation, errNoSession); err != nil {
-			return Principal{}, err
-		}
+		// resolve checks binding before the touch records this client.
+		return s.resolve(ctx, sess, c, now, generation, errNoSession, true)
 	}
 	if err := s.checkBinding(ctx, p.Session, c); err != nil {
 		return Principal{}, err
@@ -484,9 +483,11 @@ func (s *Service) cachedUser(ctx context.Context, userID, sid string) (store.Use
 }
 
 // resolve finishes a lookup in the store: the session's deadlines, its
-// user and the idle clock; then caches the pair. generation is the
-// revocation list's generation read before the session was loaded.
-func (s *Service) resolve(ctx context.Context, sess store.Session, c Client, now time.Time, generation uint64, refusal error) (Principal, error) {
+// user, session binding when bind is set, and the idle clock; then caches
+// the pair. Binding is checked before the touch, which records the
+// client's address in the session. generation is the revocation list's
+// generation read before the session was loaded.
+func (s *Service) resolve(ctx context.Context, sess store.Session, c Client, now time.Time, generation uint64, refusal error, bind bool) (Principal, error) {
 	if sess.Expired(now) {
 		return Principal{}, refusal
 	}
@@ -499,6 +500,11 @@ func (s *Service) resolve(ctx context.Context, sess store.Session, c Client, now
 	}
 	if u.Disabled {
 		return Principal{}, errDisabled
+	}
+	if bind {
+		if err := s.checkBinding(ctx, sess, c); err != nil {
+			return Principal{}, err
+		}
 	}
 	p := s.touch(ctx, u, sess, c, now)
 	s.sessions.put(p.Session, p.User, generation, now)
@@ -768,25 +774,26 @@ func (s *Service) updateUser(ctx context.Context, userID string, fn func(u *stor
 	if err != nil {
 		return store.User{}, err
 	}
-	return u, s.invalidate(ctx, store.UserChanged, userID)
+	s.invalidate(ctx, store.UserChanged, userID)
+	return u, nil
 }
 
 // invalidate tells every instance (this one at once) that a user or
-// session record changed, so that their session caches reread it. The
-// change itself is already stored: when the announcement fails, the
-// caller gets a 503 to retry, and other instances catch up within
-// sessionCacheTTL at worst.
-func (s *Service) invalidate(ctx context.Context, kind, key string) error {
+// session record changed, so that their session caches reread it. A
+// failed announcement is logged, not returned: the change is stored, the
+// security steps that follow it (token and session revocations, which
+// report their own failures) must still run, and other instances reread
+// the record within sessionCacheTTL anyway.
+func (s *Service) invalidate(ctx context.Context, kind, key string) {
 	now := s.now()
 	entry := []store.Revocation{{Kind: kind, Key: key, ExpiresAt: now.Add(invalidationLifetime), CreatedAt: now}}
 	written, err := s.deps.Store.AddRevocations(ctx, entry)
 	if err != nil {
-		s.log.ErrorContext(ctx, "change saved but not announced to other instances", "kind", kind, "key", key, "err", err)
+		s.log.ErrorContext(ctx, "change saved but not announced to other instances; their caches catch up within 30s", "kind", kind, "key", key, "err", err)
 		s.deps.Revocations.Apply(now, entry)
-		return apperr.Wrap(apperr.Unavailable, "The change was saved, but not every server could be told yet; please try again.", err)
+		return
 	}
 	s.deps.Revocations.Apply(now, written)
-	return nil
 }
 
 // SweepExpired deletes the sessions that have expired by now.

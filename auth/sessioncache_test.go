@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -306,5 +307,78 @@ func TestSessionCacheKeepsIdleClock(t *testing.T) {
 	c.clk.t = c.clk.t.Add(25 * time.Hour)
 	if _, err, _ := c.authenticate(t, c.b, in.Token); err == nil {
 		t.Fatal("idle-expired session accepted from the cache")
+	}
+}
+
+// Session binding holds across a due touch, with the cache on and off: a
+// stolen cookie from another network stays refused after the touch
+// interval, and the owner keeps working (the touch must not record the
+// thief's address).
+func TestBindingHoldsAcrossATouch(t *testing.T) {
+	for _, size := range []int{0, -1} {
+		ctx := context.Background()
+		clk := &testClock{time.Now().UTC().Truncate(time.Millisecond)}
+		svc := auth.NewService(auth.Config{Now: clk.Now, Binding: auth.BindingStrict, SessionCacheSize: size}, auth.Deps{
+			Store: memory.New(), Hasher: password.NewHasher(password.Config{Params: password.TestParams()}), Policy: password.NewPolicy(),
+		})
+		const ua = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+		owner := auth.Client{IP: "192.0.2.1", UserAgent: ua}
+		thief := auth.Client{IP: "198.51.100.7", UserAgent: ua}
+		in, err := svc.Signup(ctx, "bound@example.com", "a fine passphrase", owner, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, step := range []time.Duration{0, 2 * time.Minute, 2 * time.Minute} {
+			clk.t = clk.t.Add(step)
+			if _, err := svc.Authenticate(ctx, in.Token, thief); err == nil {
+				t.Fatalf("cache size %d, +%v: the thief's network was accepted", size, step)
+			}
+			if _, err := svc.Authenticate(ctx, in.Token, owner); err != nil {
+				t.Fatalf("cache size %d, +%v: the owner was refused: %v", size, step, err)
+			}
+		}
+	}
+}
+
+// failingInvalidations refuses to record invalidation entries only.
+type failingInvalidations struct{ store.Store }
+
+func (f failingInvalidations) AddRevocations(ctx context.Context, rs []store.Revocation) ([]store.Revocation, error) {
+	for _, r := range rs {
+		if store.IsInvalidation(r.Kind) {
+			return nil, errors.New("store down for invalidations")
+		}
+	}
+	return f.Store.AddRevocations(ctx, rs)
+}
+
+// A failed invalidation does not stop the security steps after a user
+// change: disabling still ends the sessions and revokes the tokens.
+func TestFailedInvalidationStillRevokes(t *testing.T) {
+	ctx := context.Background()
+	mem := memory.New()
+	svc := auth.NewService(auth.Config{}, auth.Deps{
+		Store: failingInvalidations{mem}, Hasher: password.NewHasher(password.Config{Params: password.TestParams()}), Policy: password.NewPolicy(),
+	})
+	in, err := svc.Signup(ctx, "gone@example.com", "a fine passphrase", auth.Client{}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.SetDisabled(ctx, auth.Actor{}, in.User.ID, true); err != nil {
+		t.Fatalf("SetDisabled: %v", err)
+	}
+	if left, _ := mem.ListUserSessions(ctx, in.User.ID); len(left) != 0 {
+		t.Fatalf("%d sessions survived disabling", len(left))
+	}
+	rs, err := mem.RevocationsSince(ctx, 0, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]bool{}
+	for _, r := range rs {
+		kinds[r.Kind] = true
+	}
+	if !kinds[store.RevokeUser] || !kinds[store.RevokeSession] {
+		t.Fatalf("revocations recorded: %v (want user and sid)", kinds)
 	}
 }

@@ -240,7 +240,7 @@ func (s *Service) AuthenticateBearer(ctx context.Context, tok string, cl Client)
 		if err != nil {
 			return Principal{}, err
 		}
-		if p, err = s.resolve(ctx, sess, cl, now, generation, errBadToken); err != nil {
+		if p, err = s.resolve(ctx, sess, cl, now, generation, errBadToken, false); err != nil {
 			return Principal{}, err
 		}
 	}

@@ -158,7 +158,14 @@ func (s *Store) lead(r *writeReq) {
 func (s *Store) runBatch(batch []*writeReq) {
 	ctx := context.WithoutCancel(batch[0].ctx)
 	var aborted *writeReq
-	err := func() error {
+	err := func() (err error) {
+		// A panic outside the ops (the driver's Begin or Commit) must not
+		// leave the queue busy and every waiter blocked: it fails the batch.
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("panic in the batch transaction: %v", p)
+			}
+		}()
 		tx, err := s.db.BeginTx(ctx, nil)
 		if err != nil {
 			return err
