@@ -469,6 +469,8 @@ func (s *Service) cachedUser(ctx context.Context, userID, sid string) (store.Use
 	if p, ok := s.fromCache(s.sessions.bySessionID(sid), now); ok && p.User.ID == userID {
 		return p.User, nil
 	}
+	// No session here: "" matches no session entry or mark, so only the
+	// user's marks (and the list's freshness) decide.
 	if e := s.sessions.user(userID); e != nil && now.Sub(e.loadedAt) < sessionCacheTTL &&
 		s.deps.Revocations.CheckCached(now, "", userID, e.generation) == nil {
 		return e.user, nil

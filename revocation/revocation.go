@@ -129,11 +129,8 @@ func later(a, b time.Time) time.Time {
 func (s *Set) Check(now time.Time, sid, jti, userID string, issuedAt time.Time) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.maxStale > 0 && now.Sub(s.syncedAt) > s.maxStale {
-		return ErrStale
-	}
-	if exp, ok := s.sessions[sid]; ok && now.Before(exp) {
-		return ErrRevoked
+	if err := s.sessionCheckLocked(now, sid); err != nil {
+		return err
 	}
 	if jti != "" {
 		if exp, ok := s.tokens[jti]; ok && now.Before(exp) {
@@ -141,6 +138,18 @@ func (s *Set) Check(now time.Time, sid, jti, userID string, issuedAt time.Time) 
 		}
 	}
 	if e, ok := s.users[userID]; ok && now.Before(e.expires) && issuedAt.Before(e.notBefore) {
+		return ErrRevoked
+	}
+	return nil
+}
+
+// sessionCheckLocked is what every check starts with: the list must be
+// fresh, and the session not revoked. The caller holds mu.
+func (s *Set) sessionCheckLocked(now time.Time, sid string) error {
+	if s.maxStale > 0 && now.Sub(s.syncedAt) > s.maxStale {
+		return ErrStale
+	}
+	if exp, ok := s.sessions[sid]; ok && now.Before(exp) {
 		return ErrRevoked
 	}
 	return nil
@@ -168,11 +177,8 @@ var ErrChanged = errors.New("revocation: cached record changed since it was load
 func (s *Set) CheckCached(now time.Time, sid, userID string, loadedAt uint64) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.maxStale > 0 && now.Sub(s.syncedAt) > s.maxStale {
-		return ErrStale
-	}
-	if exp, ok := s.sessions[sid]; ok && now.Before(exp) {
-		return ErrRevoked
+	if err := s.sessionCheckLocked(now, sid); err != nil {
+		return err
 	}
 	if m, ok := s.userMarks[userID]; ok && m.generation > loadedAt {
 		return ErrChanged

@@ -25,22 +25,20 @@ import (
 // Each size gets a schema of its own (pgtest), filled once before the
 // timer starts with COPY and dropped at the end.
 func BenchmarkScale(b *testing.B) {
-	for _, n := range storetest.ScaleSizes(b) {
-		b.Run(storetest.ScaleName(n), func(b *testing.B) {
-			ctx := b.Context()
-			url := pgtest.URL(b)
-			s, err := postgres.Open(ctx, url)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { s.Close() })
-			if err := s.Migrate(ctx); err != nil {
-				b.Fatal(err)
-			}
-			hashes, perSession := fillScale(b, url, n)
-			storetest.BenchmarkScaleLookup(b, s, hashes, perSession)
-		})
-	}
+	storetest.BenchmarkScale(b, func(b *testing.B, n int) (store.Sessions, [][]byte, float64) {
+		ctx := b.Context()
+		url := pgtest.URL(b)
+		s, err := postgres.Open(ctx, url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		if err := s.Migrate(ctx); err != nil {
+			b.Fatal(err)
+		}
+		hashes, perSession := fillScale(b, url, n)
+		return s, hashes, perSession
+	})
 }
 
 // fillScale copies n generated sessions and their users into the schema

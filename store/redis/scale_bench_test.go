@@ -38,13 +38,11 @@ import (
 // the timer starts, through the store's own CreateSession from many
 // goroutines at once (rueidis pipelines them), and purged at the end.
 func BenchmarkScale(b *testing.B) {
-	for _, n := range storetest.ScaleSizes(b) {
-		b.Run(storetest.ScaleName(n), func(b *testing.B) {
-			h := openScale(b)
-			hashes, perSession := fillScale(b, h, n)
-			storetest.BenchmarkScaleLookup(b, h, hashes, perSession)
-		})
-	}
+	storetest.BenchmarkScale(b, func(b *testing.B, n int) (store.Sessions, [][]byte, float64) {
+		h := openScale(b)
+		hashes, perSession := fillScale(b, h, n)
+		return h, hashes, perSession
+	})
 }
 
 // openScale opens a store under a fresh prefix as long as DefaultPrefix,

@@ -26,21 +26,19 @@ import (
 // the store's own prepared statement and connection pool, at the store's
 // own pragmas.
 func BenchmarkScale(b *testing.B) {
-	for _, n := range storetest.ScaleSizes(b) {
-		b.Run(storetest.ScaleName(n), func(b *testing.B) {
-			ctx := b.Context()
-			s, err := Open(ctx, filepath.Join(b.TempDir(), "scale.db"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { s.Close() })
-			if err := s.Migrate(ctx); err != nil {
-				b.Fatal(err)
-			}
-			hashes, perSession := fillScale(b, s, n)
-			storetest.BenchmarkScaleLookup(b, s, hashes, perSession)
-		})
-	}
+	storetest.BenchmarkScale(b, func(b *testing.B, n int) (store.Sessions, [][]byte, float64) {
+		ctx := b.Context()
+		s, err := Open(ctx, filepath.Join(b.TempDir(), "scale.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		if err := s.Migrate(ctx); err != nil {
+			b.Fatal(err)
+		}
+		hashes, perSession := fillScale(b, s, n)
+		return s, hashes, perSession
+	})
 }
 
 // fillScale inserts n generated sessions and their users, and returns the

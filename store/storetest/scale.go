@@ -196,12 +196,25 @@ func (sc *Scale) Batches(size int, fn func([]store.Session) error) ([][]byte, er
 	}
 }
 
-// BenchmarkScaleLookup times SessionByTokenHash of random sessions among
+// BenchmarkScale runs one sub-benchmark per size of ScaleSizes: fill
+// builds a store of n sessions (before the timer) and returns it, the
+// sessions' token hashes and the storage each took; then the lookup is
+// timed.
+func BenchmarkScale(b *testing.B, fill func(b *testing.B, n int) (s store.Sessions, hashes [][]byte, perSession float64)) {
+	for _, n := range ScaleSizes(b) {
+		b.Run(scaleName(n), func(b *testing.B) {
+			s, hashes, perSession := fill(b, n)
+			benchmarkScaleLookup(b, s, hashes, perSession)
+		})
+	}
+}
+
+// benchmarkScaleLookup times SessionByTokenHash of random sessions among
 // those whose hashes are given (so that neither the backend's caches nor
 // the CPU's are flattered by a hot few), then reports perSession, the
 // storage the fill measured, as bytes/session. Reported after the loop,
 // because b.Loop's first call resets the metrics.
-func BenchmarkScaleLookup(b *testing.B, s store.Sessions, hashes [][]byte, perSession float64) {
+func benchmarkScaleLookup(b *testing.B, s store.Sessions, hashes [][]byte, perSession float64) {
 	ctx := b.Context()
 	rng := rand.New(rand.NewPCG(1, uint64(len(hashes))))
 	// A few lookups first, so that connecting and preparing statements
@@ -221,5 +234,5 @@ func BenchmarkScaleLookup(b *testing.B, s store.Sessions, hashes [][]byte, perSe
 	b.ReportMetric(perSession, "bytes/session")
 }
 
-// ScaleName is the sub-benchmark name for a store of n sessions.
-func ScaleName(n int) string { return fmt.Sprintf("sessions=%d", n) }
+// scaleName is the sub-benchmark name for a store of n sessions.
+func scaleName(n int) string { return fmt.Sprintf("sessions=%d", n) }
